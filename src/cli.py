@@ -1,0 +1,87 @@
+"""Command line: `index`, `serve`, and `run` (index, then serve)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from src.settings import Settings, SettingsError
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="Semantic search for advertisement images.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--images", dest="dataset_dir", metavar="DIR", help="image folder (DATASET_DIR)")
+    common.add_argument("--model", dest="clip_model", help="CLIP model id or local folder (CLIP_MODEL)")
+    common.add_argument("--qdrant-path", help="embedded store folder (QDRANT_PATH)")
+    common.add_argument("--qdrant-url", help="Qdrant server URL; replaces the embedded store (QDRANT_URL)")
+    common.add_argument("--collection", help="collection name (COLLECTION)")
+    common.add_argument("--device", help="auto, cpu, cuda or mps (DEVICE)")
+    common.add_argument("--batch-size", type=int, help="images per model batch (BATCH_SIZE)")
+    serving = argparse.ArgumentParser(add_help=False)
+    serving.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serving.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
+    commands = parser.add_subparsers(dest="command", required=True)
+    index = commands.add_parser("index", parents=[common], help="embed the image folder into the store")
+    index.add_argument("--no-progress", action="store_true", help="no progress bar")
+    commands.add_parser("serve", parents=[common, serving], help="serve the search pages")
+    run = commands.add_parser("run", parents=[common, serving], help="index, then serve")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    overrides = {
+        name: getattr(args, name, None)
+        for name in ("dataset_dir", "clip_model", "qdrant_path", "qdrant_url", "collection", "device", "batch_size")
+    }
+    try:
+        settings = Settings.load(**overrides)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "index":
+        return run_index(settings, progress=not args.no_progress)
+    if args.command == "serve":
+        return run_server(settings, args.host, args.port)
+    status = run_index(settings, progress=not args.no_progress)
+    if status != 0:
+        print("Serving the pages anyway: they show what is missing.", file=sys.stderr)
+    return run_server(settings, args.host, args.port)
+
+
+def run_index(settings: Settings, progress: bool = True) -> int:
+    from src.embedding import ClipEmbedder, ModelUnavailable
+    from src.indexing import index_folder
+    from src.store import Store, StoreUnavailable
+
+    print(f"Indexing {settings.dataset_dir} into {settings.describe_store()}, collection '{settings.collection}'")
+    try:
+        with Store(settings) as store:
+            embedder = ClipEmbedder(settings.clip_model, settings.device)
+            report = index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=progress)
+    except (ModelUnavailable, StoreUnavailable, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\ninterrupted: what was written is kept; run index again to finish.", file=sys.stderr)
+        return 130
+    print(report.summary())
+    return 0
+
+
+def run_server(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from src.web import create_app
+
+    print(f"Serving on http://{host}:{port}/index")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0

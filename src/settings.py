@@ -1,0 +1,90 @@
+"""All settings in one place: environment variables, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_MODEL = "openai/clip-vit-base-patch32"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the program cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    clip_model: str = DEFAULT_MODEL
+    dataset_dir: Path = Path("dataset")
+    qdrant_path: Path = Path("qdrant_data")
+    qdrant_url: str | None = None
+    # repr=False: the key must never reach a log line or a page.
+    qdrant_api_key: str | None = field(default=None, repr=False)
+    collection: str = "ads"
+    device: str = "auto"
+    batch_size: int = 32
+    cache_dir: Path = Path(".cache")
+
+    # Environment variable for each field; the names are part of the README.
+    ENV_NAMES = {
+        "clip_model": "CLIP_MODEL",
+        "dataset_dir": "DATASET_DIR",
+        "qdrant_path": "QDRANT_PATH",
+        "qdrant_url": "QDRANT_URL",
+        "qdrant_api_key": "QDRANT_API_KEY",
+        "collection": "COLLECTION",
+        "device": "DEVICE",
+        "batch_size": "BATCH_SIZE",
+        "cache_dir": "CACHE_DIR",
+    }
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults, then environment variables, then explicit overrides (CLI flags)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(cls.ENV_NAMES[f.name], "").strip()
+            if raw:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls._coerce(values)
+
+    @classmethod
+    def _coerce(cls, values: dict) -> "Settings":
+        settings = cls()
+        converted = {}
+        for name, value in values.items():
+            default = getattr(settings, name)
+            if isinstance(default, Path):
+                converted[name] = Path(value)
+            elif name == "batch_size":
+                converted[name] = _positive_int("BATCH_SIZE", value)
+            else:
+                converted[name] = str(value)
+        settings = replace(settings, **converted)
+        if settings.device not in ("auto", "cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
+            raise SettingsError(f"DEVICE must be auto, cpu, cuda or mps, not {settings.device!r}")
+        return settings
+
+    @property
+    def uses_server(self) -> bool:
+        return bool(self.qdrant_url)
+
+    def describe_store(self) -> str:
+        """Where the vectors live, for messages and /healthz (never the API key)."""
+        if self.uses_server:
+            return f"Qdrant server at {self.qdrant_url}"
+        return f"embedded Qdrant at {self.qdrant_path}"
+
+
+def _positive_int(name: str, value) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise SettingsError(f"{name} must be at least 1, not {number}")
+    return number

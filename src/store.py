@@ -1,0 +1,167 @@
+"""The Qdrant collection that holds one point per distinct image content.
+
+Embedded (a folder on disk, no server) by default; a Qdrant server in Docker or Qdrant Cloud when a URL
+is set. Everything else in the program talks to Qdrant only through this class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator
+
+from qdrant_client import QdrantClient, models
+
+from src.settings import Settings
+
+# Bump when the collection layout changes; `index` rebuilds collections of another version.
+SCHEMA_VERSION = 1
+IMAGE_VECTOR = "image"
+# Payload fields the indexer compares to decide what changed on disk.
+FILE_FIELDS = ["path", "duplicates", "bytes", "mtime_ns"]
+
+
+class StoreUnavailable(Exception):
+    """Qdrant cannot be reached or opened; the message is meant for users."""
+
+
+@dataclass(frozen=True)
+class CollectionState:
+    exists: bool
+    schema_version: int | None = None
+    model: str | None = None
+    dim: int | None = None
+
+    def matches(self, model: str, dim: int) -> bool:
+        return self.exists and (self.schema_version, self.model, self.dim) == (SCHEMA_VERSION, model, dim)
+
+    def mismatch(self, model: str, dim: int) -> str:
+        """Why an existing collection cannot take vectors of this model, in words."""
+        if self.schema_version != SCHEMA_VERSION:
+            return f"it has layout version {self.schema_version}, this program writes version {SCHEMA_VERSION}"
+        return f"it holds {self.dim}-d vectors of model '{self.model}', not {dim}-d vectors of '{model}'"
+
+
+@dataclass(frozen=True)
+class Point:
+    id: str
+    vector: list[float]
+    payload: dict
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict
+
+
+class Store:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.collection = settings.collection
+        with self._errors("open"):
+            if settings.uses_server:
+                self.client = QdrantClient(
+                    url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=10, check_compatibility=False
+                )
+            else:
+                settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+                self.client = QdrantClient(path=str(settings.qdrant_path))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- collection ----------------------------------------------------------------------------
+    def state(self) -> CollectionState:
+        with self._errors("read the collection"):
+            if not self.client.collection_exists(self.collection):
+                return CollectionState(exists=False)
+            meta = self.client.get_collection(self.collection).config.metadata or {}
+        return CollectionState(True, meta.get("schema_version"), meta.get("model"), meta.get("dim"))
+
+    def create(self, model: str, dim: int) -> None:
+        """(Re)create the collection for vectors of this model; existing points are dropped."""
+        with self._errors("create the collection"):
+            if self.client.collection_exists(self.collection):
+                self.client.delete_collection(self.collection)
+            self.client.create_collection(
+                self.collection,
+                vectors_config={IMAGE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+                metadata={"schema_version": SCHEMA_VERSION, "model": model, "dim": dim},
+            )
+
+    def count(self) -> int:
+        with self._errors("count points"):
+            if not self.client.collection_exists(self.collection):
+                return 0
+            return self.client.count(self.collection, exact=True).count
+
+    # -- points --------------------------------------------------------------------------------
+    def file_records(self) -> dict[str, dict]:
+        """point id -> the payload fields that describe its files on disk."""
+        records: dict[str, dict] = {}
+        offset = None
+        with self._errors("read the indexed files"):
+            while True:
+                points, offset = self.client.scroll(
+                    self.collection, limit=1000, offset=offset, with_payload=FILE_FIELDS, with_vectors=False
+                )
+                records.update((str(p.id), p.payload or {}) for p in points)
+                if offset is None:
+                    return records
+
+    def upsert(self, points: list[Point]) -> None:
+        if not points:
+            return
+        with self._errors("write points"):
+            self.client.upsert(
+                self.collection,
+                points=[models.PointStruct(id=p.id, vector={IMAGE_VECTOR: p.vector}, payload=p.payload) for p in points],
+                wait=True,
+            )
+
+    def update_payload(self, point_id: str, payload: dict) -> None:
+        with self._errors("update a point"):
+            self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
+
+    def delete(self, point_ids: list[str]) -> None:
+        if not point_ids:
+            return
+        with self._errors("delete points"):
+            self.client.delete(self.collection, points_selector=models.PointIdsList(points=point_ids), wait=True)
+
+    def search(self, vector: list[float], limit: int, offset: int = 0) -> list[Hit]:
+        with self._errors("search"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            response = self.client.query_points(
+                self.collection, query=vector, using=IMAGE_VECTOR, limit=limit, offset=offset, with_payload=True
+            )
+        return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
+
+    # -- errors --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn the many ways a store can fail into one exception with a readable message."""
+        try:
+            yield
+        except (StoreUnavailable, TypeError, AttributeError, NameError):
+            raise  # ours, or a bug in this program: not the store's fault
+        except RuntimeError as exc:
+            if "already accessed" in str(exc):
+                raise StoreUnavailable(
+                    f"the embedded store at {self.settings.qdrant_path} is in use by another adsearch process "
+                    "(stop `serve` before running `index`, or use a Qdrant server via QDRANT_URL)"
+                ) from None
+            raise StoreUnavailable(f"could not {action} in {self.settings.describe_store()}: {exc}") from None
+        except Exception as exc:  # connection refused, timeouts, HTTP errors, a damaged folder
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailable(f"could not {action} in {self.settings.describe_store()}: {reason[:300]}") from None

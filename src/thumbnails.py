@@ -1,0 +1,38 @@
+"""Thumbnails for the result grid, made on first request and kept on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from src.images import decode_image
+
+THUMB_SIDE = 320
+
+
+def thumbnail(image_path: Path, cache_dir: Path) -> Path:
+    """The cached JPEG thumbnail of image_path, made now if missing or if the image changed.
+
+    Keyed by path, size and mtime, so an edited image gets a fresh thumbnail. Raises ImageError.
+    """
+    stat = image_path.stat()
+    key = hashlib.sha256(f"{image_path}|{stat.st_size}|{stat.st_mtime_ns}|{THUMB_SIDE}".encode()).hexdigest()
+    target = cache_dir / "thumbnails" / key[:2] / f"{key}.jpg"
+    if target.exists():
+        return target
+    decoded = decode_image(image_path, min_side=THUMB_SIDE)
+    image = decoded.image
+    image.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename: two requests for the same thumbnail never see half a file.
+    handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            image.save(out, "JPEG", quality=82)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,73 @@
+import socket
+
+import numpy as np
+import pytest
+
+from src.settings import Settings
+from src.store import SCHEMA_VERSION, Point, Store, StoreUnavailable
+
+
+def unit(seed: int, dim: int = 8) -> list[float]:
+    v = np.random.default_rng(seed).normal(size=dim)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(Settings.load(environ={}, qdrant_path=tmp_path / "q", collection="t")) as s:
+        yield s
+
+
+def test_create_records_schema_model_and_dim(store):
+    assert not store.state().exists and store.count() == 0 and store.search(unit(0), 5) == []
+    store.create("model-a", 8)
+    state = store.state()
+    assert state.exists and state.schema_version == SCHEMA_VERSION
+    assert state.matches("model-a", 8)
+    assert not state.matches("model-b", 8) and "model-a" in state.mismatch("model-b", 8)
+    assert not state.matches("model-a", 16)
+
+
+def test_upsert_search_payload_delete(store):
+    store.create("m", 8)
+    ids = [f"00000000-0000-0000-0000-00000000000{i}" for i in range(5)]
+    store.upsert([Point(pid, unit(i), {"path": f"{i}.jpg", "bytes": i}) for i, pid in enumerate(ids)])
+    assert store.count() == 5
+    hits = store.search(unit(3), limit=2)
+    assert hits[0].id == ids[3] and hits[0].payload["path"] == "3.jpg" and hits[0].score == pytest.approx(1.0)
+    assert hits[0].score >= hits[1].score
+    assert [h.id for h in store.search(unit(3), limit=2, offset=1)] == [hits[1].id, store.search(unit(3), 3)[2].id]
+    store.update_payload(ids[0], {"path": "renamed.jpg"})
+    records = store.file_records()
+    assert records[ids[0]]["path"] == "renamed.jpg" and records[ids[0]]["bytes"] == 0
+    store.delete(ids[:2])
+    assert store.count() == 3 and set(store.file_records()) == set(ids[2:])
+
+
+def test_recreate_drops_old_points(store):
+    store.create("m", 8)
+    store.upsert([Point("00000000-0000-0000-0000-000000000001", unit(1), {})])
+    store.create("other", 8)
+    assert store.count() == 0 and store.state().model == "other"
+
+
+def test_second_process_on_embedded_store_gets_a_clear_message(tmp_path):
+    settings = Settings.load(environ={}, qdrant_path=tmp_path / "q")
+    with Store(settings):
+        with pytest.raises(StoreUnavailable, match="in use by another adsearch process"):
+            Store(settings)
+
+
+def test_unreachable_server_is_one_clear_error():
+    settings = Settings.load(environ={"QDRANT_URL": f"http://127.0.0.1:{closed_port()}", "QDRANT_API_KEY": "k3y"})
+    store = Store(settings)  # the client connects lazily: the first call fails
+    with pytest.raises(StoreUnavailable) as caught:
+        store.count()
+    message = str(caught.value)
+    assert "Qdrant server at http://127.0.0.1" in message and "k3y" not in message
