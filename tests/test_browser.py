@@ -1,0 +1,114 @@
+"""The pages as a person uses them, in Debian's headless Chromium against a real server on 127.0.0.1."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from conftest import ROOT
+
+from src.indexing import index_folder
+from src.store import Store
+from test_store import closed_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (make system-deps)")
+
+
+@pytest.fixture
+def server(settings, embedder):
+    with Store(settings) as store:
+        index_folder(settings.dataset_dir, embedder, store, progress=False)
+    port = closed_port()
+    env = os.environ | {"CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
+                        "QDRANT_PATH": str(settings.qdrant_path), "CACHE_DIR": str(settings.cache_dir)}
+    process = subprocess.Popen([sys.executable, "main.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def wait_until_up(url: str, process, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert process.poll() is None, "the server exited while starting"
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_search_swaps_results_in_without_reload(browser, server):
+    page = browser.new_page()
+    page.goto(server + "/index")
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_label("Describe the ads you are looking for").fill("red car")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results .card")
+    assert page.evaluate("window.__sameDocument") is True  # HTMX swapped, the page did not reload
+    assert parse_qs(urlparse(page.url).query) == {"q": ["red car"], "k": ["12"]}  # linkable
+    assert page.locator("#results .card").count() == 8
+    assert page.locator("#results .rank").first.inner_text() == "#1"
+    # Each thumbnail really loaded (the CSP allows the app's own images).
+    widths = page.eval_on_selector_all("#results img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert all(w > 0 for w in widths)
+    page.close()
+
+
+def test_clicking_a_result_opens_the_full_image(browser, server):
+    page = browser.new_page()
+    page.goto(server + "/index?q=red+car&k=12")
+    first_link = page.locator("#results .card a").first
+    with page.context.expect_page() as opened:
+        first_link.click()
+    image_page = opened.value
+    image_page.wait_for_load_state()
+    assert "/images/" in image_page.url
+    assert image_page.evaluate("document.contentType").startswith("image/")
+    page.close()
+
+
+def test_form_works_without_javascript(browser, server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(server + "/index")
+    page.fill("#q", "blue boat")
+    page.select_option("#k", "24")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/index?q=blue+boat&k=24")
+    assert page.locator("#results .card").count() == 8
+    context.close()
+
+
+def test_bad_input_shows_a_message_not_a_trace(browser, server):
+    page = browser.new_page()
+    response = page.goto(server + "/index?q=shoes&k=many")
+    assert response.status == 422
+    assert "k must be a whole number" in page.locator(".error").inner_text()
+    response = page.goto(server + "/images/../../etc/passwd")
+    assert response.status == 404 and "Back to search" in page.content()
+    page.close()
