@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from src.embedding import ClipEmbedder  # noqa: E402
 from src.settings import Settings  # noqa: E402
-from tiny_clip import build_tiny_clip  # noqa: E402
+from tools.random_clip import build_tiny_clip  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -95,7 +95,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(settings, embedder):
 
 
 def test_other_model_rebuilds_the_collection(settings, embedder, tmp_path):
-    from tiny_clip import build_tiny_clip
+    from tools.random_clip import build_tiny_clip
 
     run(settings, embedder)
     other = ClipEmbedder(str(build_tiny_clip(tmp_path / "other", projection_dim=12, seed=1))).load()

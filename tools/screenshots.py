@@ -1,0 +1,44 @@
+"""README screenshots of a running adsearch, taken in Debian's headless Chromium.
+
+    python main.py serve --port 8000 &
+    python tools/screenshots.py --url http://127.0.0.1:8000 --query "coffee"
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from urllib.parse import urlencode
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+# (file name, viewport width, height)
+VIEWS = [("index.png", 1280, 900), ("index-390px.png", 390, 844)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--query", default="coffee")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    page_url = f"{args.url}/index?{urlencode({'q': args.query, 'k': 12})}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        for name, width, height in VIEWS:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(page_url)
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=args.out / name)
+            print(f"wrote {args.out / name}")
+            page.close()
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
