@@ -15,10 +15,10 @@ $(VENV)/.installed: requirements.txt
 
 setup: $(VENV)/.installed
 
-# Debian packages the tests need: Chromium for the browser tests.
+# Debian packages: Chromium for the browser tests, tesseract for OCR.
 system-deps:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+	@command -v chromium >/dev/null && command -v tesseract >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver tesseract-ocr; }
 
 run: setup
 	$(PY) main.py run --host $(HOST) --port $(PORT)

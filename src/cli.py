@@ -22,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--collection", help="collection name (COLLECTION)")
     common.add_argument("--device", help="auto, cpu, cuda or mps (DEVICE)")
     common.add_argument("--batch-size", type=int, help="images per model batch (BATCH_SIZE)")
+    common.add_argument("--no-ocr", dest="ocr", action="store_const", const=False, help="skip reading text (OCR=off)")
+    common.add_argument("--ocr-langs", help="tesseract languages, e.g. eng+deu (OCR_LANGS)")
     serving = argparse.ArgumentParser(add_help=False)
     serving.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serving.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides = {
         name: getattr(args, name, None)
-        for name in ("dataset_dir", "clip_model", "qdrant_path", "qdrant_url", "collection", "device", "batch_size")
+        for name in ("dataset_dir", "clip_model", "qdrant_path", "qdrant_url", "collection", "device", "batch_size",
+                     "ocr", "ocr_langs")
     }
     try:
         settings = Settings.load(**overrides)
@@ -61,18 +64,27 @@ def run_index(settings: Settings, progress: bool = True) -> int:
     from src.embedding import ClipEmbedder, ModelUnavailable
     from src.indexing import index_folder
     from src.store import Store, StoreUnavailable
+    from src.text_cache import TextCache
+    from src.text_reading import TextReader
 
-    print(f"Indexing {settings.dataset_dir} into {settings.describe_store()}, collection '{settings.collection}'")
+    print(f"Indexing {settings.dataset_dir} into {settings.describe_store()}, collection '{settings.collection}'"
+          + ("" if settings.ocr else " (OCR off)"))
+    reader = TextReader(TextCache(settings.text_dir, settings.ocr_langs)) if settings.ocr else None
     try:
         with Store(settings) as store:
             embedder = ClipEmbedder(settings.clip_model, settings.device)
-            report = index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=progress)
+            report = index_folder(
+                settings.dataset_dir, embedder, store, settings.batch_size, progress=progress, reader=reader
+            )
     except (ModelUnavailable, StoreUnavailable, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("\ninterrupted: what was written is kept; run index again to finish.", file=sys.stderr)
         return 130
+    finally:
+        if reader:
+            reader.close()
     print(report.summary())
     return 0
 

@@ -1,13 +1,14 @@
 """The index step: bring the Qdrant collection in line with the image folder.
 
 Reads top to bottom: walk the folder, work out the content id of every file (re-hashing only files whose
-size or mtime changed), embed and upsert content the store lacks, then update file lists and delete
-content that is gone. Every batch is written before the next starts, so a killed run loses nothing
+size or mtime changed), embed and OCR content the store lacks and upsert it with its three vectors
+(image, text, bm25), then update file lists and delete content that is gone. Every batch is written before the next starts, so a killed run loses nothing
 already written and the next run carries on where it stopped.
 """
 
 from __future__ import annotations
 
+import csv
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +21,10 @@ from tqdm import tqdm
 
 from src.embedding import ClipEmbedder
 from src.images import DecodedImage, ImageError, ImageFile, decode_image, file_sha256, find_images
-from src.store import Point, Store
+from src.ocr import OcrError
+from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Point, Store
+from src.terms import document_vector
+from src.text_reading import TextReader
 
 
 @dataclass
@@ -28,6 +32,7 @@ class IndexReport:
     indexed: int = 0  # new content embedded and written
     unchanged: int = 0
     updated: int = 0  # known content whose files were renamed, copied or touched
+    reread: int = 0  # known content whose text was read again
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     rebuilt_because: str | None = None
@@ -39,6 +44,8 @@ class IndexReport:
         parts = [f"indexed {self.indexed}", f"unchanged {self.unchanged}"]
         if self.updated:
             parts.append(f"updated {self.updated}")
+        if self.reread:
+            parts.append(f"text re-read {self.reread}")
         parts += [f"removed {self.removed}", f"failed {len(self.failed)}"]
         lines = [", ".join(parts) + f" in {self.seconds:.1f} s{rate}"]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
@@ -57,11 +64,14 @@ def index_folder(
     batch_size: int = 32,
     progress: bool = True,
     notify: Callable[[str], None] = print,
+    reader: TextReader | None = None,
 ) -> IndexReport:
+    """reader: OCR for the text channels; None skips OCR (and keeps text read by earlier runs)."""
     started = time.perf_counter()
     report = IndexReport()
     files, skipped = find_images(folder)
     report.failed += [(s.path, s.reason) for s in skipped]
+    categories = read_categories(folder)
 
     embedder.load()
     state = store.state()
@@ -76,45 +86,116 @@ def index_folder(
 
     # 1. Which content is on disk now, and which files show it.
     contents, hashes = _contents_on_disk(files, stored, report)
+    hashes |= {pid: record["sha256"] for pid, record in stored.items() if "sha256" in record}
 
-    # 2. Embed and write content the store does not have yet, batch by batch.
+    def text_of(pids: list[str]) -> dict[str, tuple[dict, dict]]:
+        """pid -> (text vectors, text payload) for content read by OCR, from the cache or the workers."""
+        return _text_channels(embedder, reader, pending, contents, report, pids)
+
+    # 2. Embed and write content the store does not have yet, batch by batch. OCR runs ahead in
+    #    worker processes while the images embed here.
     new_ids = [pid for pid in contents if pid not in stored]
+    stale_text = [pid for pid in contents if pid in stored and reader and stored[pid].get("ocr") != reader.version]
+    pending = {pid: reader.submit(contents[pid][0].path, contents[pid][0].abs_path, hashes[pid])
+               for pid in new_ids + stale_text} if reader else {}
     embedding_started = time.perf_counter()
-    with tqdm(total=len(new_ids), unit="img", desc="embedding", disable=not progress, leave=False) as bar:
+    with tqdm(total=len(new_ids), unit="img", desc="indexing", disable=not progress, leave=False) as bar:
         for batch in _decoded_batches(new_ids, contents, batch_size, embedder.input_size):
             good = [(pid, decoded) for pid, decoded in batch if isinstance(decoded, DecodedImage)]
             for pid, error in batch:
                 if isinstance(error, ImageError):
                     report.failed.append((contents[pid][0].path, str(error)))
             if good:
-                vectors = embedder.embed_images([decoded.image for _, decoded in good])
-                store.upsert(
-                    [
-                        Point(pid, vector.tolist(), _content_payload(decoded, hashes[pid]) | _file_payload(contents[pid]))
-                        for (pid, decoded), vector in zip(good, vectors)
-                    ]
-                )
+                image_vectors = embedder.embed_images([decoded.image for _, decoded in good])
+                texts = text_of([pid for pid, _ in good])
+                store.upsert([
+                    Point(
+                        pid,
+                        {IMAGE_VECTOR: vector.tolist()} | texts[pid][0],
+                        _content_payload(decoded, hashes[pid])
+                        | _file_payload(contents[pid], categories)
+                        | texts[pid][1],
+                    )
+                    for (pid, decoded), vector in zip(good, image_vectors)
+                ])
                 report.indexed += len(good)
             bar.update(len(batch))
     report.embedding_seconds = time.perf_counter() - embedding_started
 
-    # 3. Known content: keep its file list in step with the folder.
+    # 3. Known content: text read afresh (the OCR settings changed, or it was indexed without OCR).
+    for number in range(0, len(stale_text), batch_size):
+        texts = text_of(stale_text[number : number + batch_size])
+        for pid, (vectors, payload) in texts.items():
+            store.update_text(pid, vectors, payload)
+    report.reread = len(stale_text)
+
+    # 4. Known content: keep its file list in step with the folder.
     for pid, record in stored.items():
         if pid not in contents:
             continue
-        wanted = _file_payload(contents[pid], keep_first=record.get("path"))
-        if any(record.get(key) != wanted[key] for key in ("path", "duplicates", "bytes", "mtime_ns")):
+        wanted = _file_payload(contents[pid], categories, keep_first=record.get("path"))
+        if any(record.get(key) != value for key, value in wanted.items() if key != "mtime"):
             store.update_payload(pid, wanted)
             report.updated += 1
         else:
             report.unchanged += 1
 
-    # 4. Last, so that an interrupted run never deletes what it has not replaced yet.
+    # 5. Last, so that an interrupted run never deletes what it has not replaced yet.
     gone = [pid for pid in stored if pid not in contents]
     store.delete(gone)
     report.removed = len(gone)
+    if reader:  # text is cached under the file it was read from: the first of each content's files
+        reader.cache.remove_except({files[0].path for files in contents.values()})
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _text_channels(
+    embedder: ClipEmbedder,
+    reader: TextReader | None,
+    pending: dict,
+    contents: dict[str, list[ImageFile]],
+    report: IndexReport,
+    pids: list[str],
+) -> dict[str, tuple[dict, dict]]:
+    """The OCR text of each content as vectors (CLIP text tower, BM25 terms) and payload.
+
+    An image whose OCR fails is reported and still indexed, with no text; the next run tries again.
+    """
+    texts: dict[str, str] = {}
+    payloads: dict[str, dict] = {}
+    for pid in pids:
+        text, error = "", None
+        if reader is not None:
+            try:
+                text = reader.result(pending[pid]).text
+            except OcrError as exc:
+                error = str(exc)
+                report.failed.append((contents[pid][0].path, f"OCR: {error}"))
+        texts[pid] = text
+        payloads[pid] = {
+            "text": text,
+            "has_text": bool(text),
+            "ocr": reader.version if reader is not None and error is None else None,
+        }
+    with_text = [pid for pid in pids if texts[pid]]
+    dense = embedder.embed_texts([texts[pid] for pid in with_text]) if with_text else []
+    vectors = {pid: {} for pid in pids}
+    for pid, vector in zip(with_text, dense):
+        vectors[pid] = {TEXT_VECTOR: vector.tolist(), BM25_VECTOR: document_vector(texts[pid])}
+    return {pid: (vectors[pid], payloads[pid]) for pid in pids}
+
+
+def read_categories(folder: Path) -> dict[str, str]:
+    """file -> category from the folder's labels.csv, when it has one."""
+    labels = Path(folder) / "labels.csv"
+    if not labels.is_file():
+        return {}
+    try:
+        with open(labels, newline="", encoding="utf-8") as handle:
+            return {row["file"]: row["category"] for row in csv.DictReader(handle) if row.get("file") and row.get("category")}
+    except (OSError, KeyError, csv.Error, UnicodeDecodeError):
+        return {}
 
 
 def _contents_on_disk(
@@ -170,13 +251,16 @@ def _content_payload(decoded: DecodedImage, sha256: str) -> dict:
     return {"sha256": sha256, "width": decoded.width, "height": decoded.height, "format": decoded.format}
 
 
-def _file_payload(files: list[ImageFile], keep_first: str | None = None) -> dict:
+def _file_payload(files: list[ImageFile], categories: dict[str, str], keep_first: str | None = None) -> dict:
     """What describes the files holding the content. The path shown is the one shown before, while
-    it still holds the content (a new copy must not take over); otherwise the first by name."""
+    it still holds the content (a new copy must not take over); otherwise the first by name.
+    The category comes from labels.csv, else the top folder."""
     first = next((f for f in files if f.path == keep_first), files[0])
+    folder = first.path.rpartition("/")[0]
     return {
         "path": first.path,
-        "folder": first.path.rpartition("/")[0],
+        "folder": folder,
+        "category": categories.get(first.path) or folder.partition("/")[0],
         "duplicates": [f.path for f in files if f is not first],
         "bytes": first.size,
         "mtime_ns": first.mtime_ns,

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
 from src.embedding import ClipEmbedder
-from src.store import Store
+from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Store
+from src.terms import query_vector, terms
 
 MAX_QUERY_CHARS = 300
 MAX_K = 100
 DEFAULT_K = 12
+SNIPPET_CHARS = 140
+# image: what the picture shows (CLIP). text: what the ad says (OCR: exact words and their meaning).
+# hybrid: all three channels fused by the engine (Reciprocal Rank Fusion).
+MODES = ("hybrid", "image", "text")
+DEFAULT_MODE = "hybrid"
 
 
 class QueryError(ValueError):
@@ -27,6 +34,8 @@ class SearchResult:
     path: str
     width: int | None
     height: int | None
+    text: str = ""
+    snippet: tuple[tuple[str, bool], ...] = ()  # (piece of OCR text, matches a query word)
 
 
 def clean_query(text: str | None) -> str:
@@ -44,6 +53,32 @@ def check_k(k: int) -> int:
     return k
 
 
+def check_mode(mode: str | None) -> str:
+    mode = (mode or DEFAULT_MODE).strip().lower()
+    if mode not in MODES:
+        raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode[:20]!r}")
+    return mode
+
+
+def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
+    """A window of the OCR text around the first query word it holds, split into (piece, is_match)."""
+    if not text:
+        return ()
+    wanted = set(terms(query))
+    spans = [m.span() for m in re.finditer(r"\S+", text) if set(terms(m.group())) & wanted]
+    start = max(0, spans[0][0] - width // 3) if spans else 0
+    end = min(len(text), start + width)
+    pieces: list[tuple[str, bool]] = [("…", False)] if start else []
+    cursor = start
+    for a, b in spans:
+        if a < start or b > end:
+            continue
+        pieces += [(text[cursor:a], False), (text[a:b], True)]
+        cursor = b
+    pieces.append((text[cursor:end] + ("…" if end < len(text) else ""), False))
+    return tuple((piece, match) for piece, match in pieces if piece)
+
+
 class Searcher:
     def __init__(self, embedder: ClipEmbedder, store: Store, cache_size: int = 512):
         self.embedder = embedder
@@ -52,12 +87,13 @@ class Searcher:
         self._cache_size = cache_size
         self._lock = Lock()
 
-    def search(self, query: str | None, k: int = DEFAULT_K) -> list[SearchResult]:
+    def search(self, query: str | None, k: int = DEFAULT_K, mode: str | None = DEFAULT_MODE) -> list[SearchResult]:
         query = clean_query(query)
         k = check_k(k)
+        mode = check_mode(mode)
         if not query:
             return []
-        hits = self.store.search(self._text_vector(query), limit=k)
+        hits = self.store.search(self._channels(query, mode), limit=k)
         return [
             SearchResult(
                 rank=rank,
@@ -66,9 +102,24 @@ class Searcher:
                 path=hit.payload.get("path", ""),
                 width=hit.payload.get("width"),
                 height=hit.payload.get("height"),
+                text=hit.payload.get("text", ""),
+                snippet=snippet(hit.payload.get("text", ""), query),
             )
             for rank, hit in enumerate(hits, start=1)
         ]
+
+    def _channels(self, query: str, mode: str) -> dict:
+        """The query vectors for each channel of the mode: one text encoding serves both dense ones."""
+        vector = self._text_vector(query)
+        channels = {}
+        if mode in ("image", "hybrid"):
+            channels[IMAGE_VECTOR] = vector
+        if mode in ("text", "hybrid"):
+            channels[TEXT_VECTOR] = vector
+            words = query_vector(query)
+            if words[0]:
+                channels[BM25_VECTOR] = words
+        return channels
 
     def _text_vector(self, query: str) -> list[float]:
         """Text vectors of recent queries are kept: a repeated query skips the text encoder."""

@@ -26,6 +26,9 @@ class Settings:
     device: str = "auto"
     batch_size: int = 32
     cache_dir: Path = Path(".cache")
+    ocr: bool = True
+    ocr_langs: str = "eng"  # tesseract languages, e.g. "eng+deu"
+    text_dir: Path = Path("dataset_text")  # OCR cache: one .txt (and .json of word boxes) per image
 
     # Environment variable for each field; the names are part of the README.
     ENV_NAMES = {
@@ -38,6 +41,9 @@ class Settings:
         "device": "DEVICE",
         "batch_size": "BATCH_SIZE",
         "cache_dir": "CACHE_DIR",
+        "ocr": "OCR",
+        "ocr_langs": "OCR_LANGS",
+        "text_dir": "TEXT_DIR",
     }
 
     @classmethod
@@ -62,6 +68,8 @@ class Settings:
                 converted[name] = Path(value)
             elif name == "batch_size":
                 converted[name] = _positive_int("BATCH_SIZE", value)
+            elif name == "ocr":
+                converted[name] = _switch("OCR", value)
             else:
                 converted[name] = str(value)
         settings = replace(settings, **converted)
@@ -78,6 +86,17 @@ class Settings:
         if self.uses_server:
             return f"Qdrant server at {self.qdrant_url}"
         return f"embedded Qdrant at {self.qdrant_path}"
+
+
+def _switch(name: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "on", "true", "yes"):
+        return True
+    if text in ("0", "off", "false", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, not {value!r}")
 
 
 def _positive_int(name: str, value) -> int:

@@ -15,10 +15,19 @@ from qdrant_client import QdrantClient, models
 from src.settings import Settings
 
 # Bump when the collection layout changes; `index` rebuilds collections of another version.
-SCHEMA_VERSION = 1
-IMAGE_VECTOR = "image"
+# 1: image vector only. 2: image and OCR-text vectors, BM25 sparse vector, payload indexes.
+SCHEMA_VERSION = 2
+IMAGE_VECTOR = "image"  # CLIP image embedding
+TEXT_VECTOR = "text"  # CLIP text embedding of the ad's OCR text
+BM25_VECTOR = "bm25"  # sparse term weights of the OCR text; Qdrant applies IDF
+DENSE_VECTORS = (IMAGE_VECTOR, TEXT_VECTOR)
 # Payload fields the indexer compares to decide what changed on disk.
-FILE_FIELDS = ["path", "duplicates", "bytes", "mtime_ns"]
+FILE_FIELDS = ["path", "folder", "category", "duplicates", "bytes", "mtime_ns", "sha256", "ocr"]
+# Payload fields filters use; indexed so filtering stays fast on a server.
+KEYWORD_FIELDS = ("folder", "category")
+BOOL_FIELDS = ("has_text",)
+# How many candidates each channel hands to the fusion step.
+PREFETCH_DEPTH = 100
 
 
 class StoreUnavailable(Exception):
@@ -45,7 +54,7 @@ class CollectionState:
 @dataclass(frozen=True)
 class Point:
     id: str
-    vector: list[float]
+    vectors: dict  # name -> dense list, or (indices, values) for BM25_VECTOR; missing names are allowed
     payload: dict
 
 
@@ -89,14 +98,21 @@ class Store:
 
     def create(self, model: str, dim: int) -> None:
         """(Re)create the collection for vectors of this model; existing points are dropped."""
+        dense = models.VectorParams(size=dim, distance=models.Distance.COSINE)
         with self._errors("create the collection"):
             if self.client.collection_exists(self.collection):
                 self.client.delete_collection(self.collection)
             self.client.create_collection(
                 self.collection,
-                vectors_config={IMAGE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+                vectors_config={name: dense for name in DENSE_VECTORS},
+                sparse_vectors_config={BM25_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
                 metadata={"schema_version": SCHEMA_VERSION, "model": model, "dim": dim},
             )
+            if self.settings.uses_server:  # the embedded engine scans payloads and ignores indexes
+                for name in KEYWORD_FIELDS:
+                    self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+                for name in BOOL_FIELDS:
+                    self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.BOOL)
 
     def count(self) -> int:
         with self._errors("count points"):
@@ -124,9 +140,19 @@ class Store:
         with self._errors("write points"):
             self.client.upsert(
                 self.collection,
-                points=[models.PointStruct(id=p.id, vector={IMAGE_VECTOR: p.vector}, payload=p.payload) for p in points],
+                points=[models.PointStruct(id=p.id, vector=_vectors(p.vectors), payload=p.payload) for p in points],
                 wait=True,
             )
+
+    def update_text(self, point_id: str, vectors: dict, payload: dict) -> None:
+        """New OCR text for a known image: replace its text vectors and text payload, keep its image vector."""
+        with self._errors("update a point"):
+            self.client.delete_vectors(self.collection, vectors=[TEXT_VECTOR, BM25_VECTOR], points=[point_id], wait=True)
+            if vectors:
+                self.client.update_vectors(
+                    self.collection, points=[models.PointVectors(id=point_id, vector=_vectors(vectors))], wait=True
+                )
+            self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
 
     def update_payload(self, point_id: str, payload: dict) -> None:
         with self._errors("update a point"):
@@ -138,13 +164,31 @@ class Store:
         with self._errors("delete points"):
             self.client.delete(self.collection, points_selector=models.PointIdsList(points=point_ids), wait=True)
 
-    def search(self, vector: list[float], limit: int, offset: int = 0) -> list[Hit]:
+    def search(self, channels: dict, limit: int, offset: int = 0, where: dict | None = None) -> list[Hit]:
+        """One query_points call. channels: vector name -> query vector (dense list, or (indices, values)
+        for BM25_VECTOR). One channel ranks by its own score (cosine for dense); several are fused by
+        Reciprocal Rank Fusion in the engine. where: payload field -> required value."""
+        query_filter = _filter(where)
         with self._errors("search"):
-            if not self.client.collection_exists(self.collection):
+            if not self.client.collection_exists(self.collection) or not channels:
                 return []
-            response = self.client.query_points(
-                self.collection, query=vector, using=IMAGE_VECTOR, limit=limit, offset=offset, with_payload=True
-            )
+            if len(channels) == 1:
+                (name, vector), = channels.items()
+                response = self.client.query_points(
+                    self.collection, query=_query_vector(vector), using=name, query_filter=query_filter,
+                    limit=limit, offset=offset, with_payload=True,
+                )
+            else:
+                depth = max(PREFETCH_DEPTH, 2 * (limit + offset))  # RRF needs each list deeper than the page
+                response = self.client.query_points(
+                    self.collection,
+                    prefetch=[
+                        models.Prefetch(query=_query_vector(vector), using=name, filter=query_filter, limit=depth)
+                        for name, vector in channels.items()
+                    ],
+                    query=models.FusionQuery(fusion=models.Fusion.RRF),
+                    limit=limit, offset=offset, with_payload=True,
+                )
         return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 
     # -- errors --------------------------------------------------------------------------------
@@ -165,3 +209,23 @@ class Store:
         except Exception as exc:  # connection refused, timeouts, HTTP errors, a damaged folder
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreUnavailable(f"could not {action} in {self.settings.describe_store()}: {reason[:300]}") from None
+
+
+def _vectors(vectors: dict) -> dict:
+    return {name: _query_vector(vector) for name, vector in vectors.items()}
+
+
+def _query_vector(vector):
+    """Qdrant's form of a vector: sparse ones come as (indices, values)."""
+    if isinstance(vector, tuple):
+        indices, values = vector
+        return models.SparseVector(indices=list(indices), values=list(values))
+    return vector
+
+
+def _filter(where: dict | None) -> models.Filter | None:
+    if not where:
+        return None
+    return models.Filter(
+        must=[models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in where.items()]
+    )

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import ImageError, resolve_inside
-from src.search import DEFAULT_K, MAX_K, QueryError, Searcher, SearchResult
+from src.search import DEFAULT_K, DEFAULT_MODE, MAX_K, MODES, QueryError, Searcher, SearchResult
 from src.settings import Settings
 from src.store import Store, StoreUnavailable
 from src.thumbnails import thumbnail
@@ -101,13 +101,13 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def run_search(q: str | None, k: str | int | None) -> list[SearchResult]:
+    def run_search(q: str | None, k: str | int | None, mode: str | None) -> list[SearchResult]:
         """The one search call behind the page and the API; raises the errors both render."""
         k_value = _parse_k(k)
         if backend.model_error:
             raise ModelUnavailable(backend.model_error)
         try:
-            return backend.searcher().search(q, k_value)
+            return backend.searcher().search(q, k_value, mode)
         except StoreUnavailable:
             backend.forget_store()
             raise
@@ -117,11 +117,12 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         return RedirectResponse("/index")
 
     @app.get("/index", response_class=HTMLResponse, summary="Search page")
-    def index_page(request: Request, q: str = "", k: str = str(DEFAULT_K)):
-        context = {"q": q, "k": k, "k_choices": K_CHOICES, "results": [], "error": None, "searched": False}
+    def index_page(request: Request, q: str = "", k: str = str(DEFAULT_K), mode: str = DEFAULT_MODE):
+        context = {"q": q, "k": k, "k_choices": K_CHOICES, "mode": mode, "modes": MODES,
+                   "results": [], "error": None, "searched": False}
         status = 200
         try:
-            context["results"] = run_search(q, k)
+            context["results"] = run_search(q, k, mode)
             context["searched"] = bool(q.strip())
         except QueryError as exc:
             status, context["error"] = 422, str(exc)
@@ -136,11 +137,12 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         )
 
     @app.get("/api/search", summary="Search by text; the same results as /index, as JSON")
-    def api_search(q: str = "", k: int = DEFAULT_K):
-        results = run_search(q, k)
+    def api_search(q: str = "", k: int = DEFAULT_K, mode: str = DEFAULT_MODE):
+        results = run_search(q, k, mode)
         return {
             "query": q,
             "k": k,
+            "mode": mode,
             "results": [
                 asdict(r) | {"image_url": f"/images/{quote(r.path)}", "thumbnail_url": f"/thumbs/{quote(r.path)}"}
                 for r in results

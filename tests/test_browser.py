@@ -70,7 +70,7 @@ def test_search_swaps_results_in_without_reload(browser, server):
     page.keyboard.press("Enter")
     page.wait_for_selector("#results .card")
     assert page.evaluate("window.__sameDocument") is True  # HTMX swapped, the page did not reload
-    assert parse_qs(urlparse(page.url).query) == {"q": ["red car"], "k": ["12"]}  # linkable
+    assert parse_qs(urlparse(page.url).query) == {"q": ["red car"], "k": ["12"], "mode": ["hybrid"]}  # linkable
     assert page.locator("#results .card").count() == 8
     assert page.locator("#results .rank").first.inner_text() == "#1"
     # Each thumbnail really loaded (the CSP allows the app's own images).
@@ -99,7 +99,7 @@ def test_form_works_without_javascript(browser, server):
     page.fill("#q", "blue boat")
     page.select_option("#k", "24")
     page.click("button[type=submit]")
-    page.wait_for_url("**/index?q=blue+boat&k=24")
+    page.wait_for_url("**/index?q=blue+boat&k=24&mode=hybrid")
     assert page.locator("#results .card").count() == 8
     context.close()
 

@@ -51,7 +51,7 @@ def test_every_image_finds_itself_first(settings, embedder):
     with Store(settings) as store:
         for path in ["cars/a.jpg", "food/e.gif", "h.png"]:
             query = embedder.embed_images([Image.open(settings.dataset_dir / path).convert("RGB")])[0]
-            best = store.search(query.tolist(), limit=3)[0]
+            best = store.search({"image": query.tolist()}, limit=3)[0]
             assert best.payload["path"] == path and best.score > 0.99
 
 
@@ -124,7 +124,8 @@ def test_a_run_killed_half_way_loses_nothing_and_resumes(settings, embedder, tmp
     total = 60
     env = os.environ | {
         "CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
-        "QDRANT_PATH": str(settings.qdrant_path), "BATCH_SIZE": "1",
+        "QDRANT_PATH": str(settings.qdrant_path), "BATCH_SIZE": "1", "OCR": "off",
+        "TEXT_DIR": str(tmp_path / "text"),
     }
     command = [sys.executable, str(ROOT / "main.py"), "index", "--no-progress"]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

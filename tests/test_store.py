@@ -25,7 +25,7 @@ def store(tmp_path):
 
 
 def test_create_records_schema_model_and_dim(store):
-    assert not store.state().exists and store.count() == 0 and store.search(unit(0), 5) == []
+    assert not store.state().exists and store.count() == 0 and store.search({"image": unit(0)}, 5) == []
     store.create("model-a", 8)
     state = store.state()
     assert state.exists and state.schema_version == SCHEMA_VERSION
@@ -37,12 +37,13 @@ def test_create_records_schema_model_and_dim(store):
 def test_upsert_search_payload_delete(store):
     store.create("m", 8)
     ids = [f"00000000-0000-0000-0000-00000000000{i}" for i in range(5)]
-    store.upsert([Point(pid, unit(i), {"path": f"{i}.jpg", "bytes": i}) for i, pid in enumerate(ids)])
+    store.upsert([Point(pid, {"image": unit(i)}, {"path": f"{i}.jpg", "bytes": i}) for i, pid in enumerate(ids)])
     assert store.count() == 5
-    hits = store.search(unit(3), limit=2)
+    hits = store.search({"image": unit(3)}, limit=2)
     assert hits[0].id == ids[3] and hits[0].payload["path"] == "3.jpg" and hits[0].score == pytest.approx(1.0)
     assert hits[0].score >= hits[1].score
-    assert [h.id for h in store.search(unit(3), limit=2, offset=1)] == [hits[1].id, store.search(unit(3), 3)[2].id]
+    three = store.search({"image": unit(3)}, 3)
+    assert [h.id for h in store.search({"image": unit(3)}, limit=2, offset=1)] == [three[1].id, three[2].id]
     store.update_payload(ids[0], {"path": "renamed.jpg"})
     records = store.file_records()
     assert records[ids[0]]["path"] == "renamed.jpg" and records[ids[0]]["bytes"] == 0
@@ -50,9 +51,33 @@ def test_upsert_search_payload_delete(store):
     assert store.count() == 3 and set(store.file_records()) == set(ids[2:])
 
 
+def test_channels_fuse_and_filters_apply(store):
+    from src.terms import document_vector, query_vector
+
+    store.create("m", 8)
+    ids = [f"00000000-0000-0000-0000-00000000001{i}" for i in range(4)]
+    texts = ["Brewhaven Coffee $4.99", "Pixora Phones upgrade today", "", "coffee and phones"]
+    store.upsert([
+        Point(pid, {"image": unit(i)} | ({"text": unit(10 + i), "bm25": document_vector(t)} if t else {}),
+              {"path": f"{i}.jpg", "has_text": bool(t), "category": "drink" if i % 2 == 0 else "tech"})
+        for i, (pid, t) in enumerate(zip(ids, texts))
+    ])
+    # Exact words: BM25 alone ranks the ad with the rare word first; a text-less point never matches.
+    words = store.search({"bm25": query_vector("pixora")}, limit=4)
+    assert [h.id for h in words] == [ids[1]]
+    # Fused: the image channel alone would rank ids[0] first; fusion with BM25 keeps both in the list.
+    fused = store.search({"image": unit(0), "bm25": query_vector("pixora")}, limit=4)
+    assert {ids[0], ids[1]} <= {h.id for h in fused[:2]}
+    assert len({h.id for h in fused}) == len(fused)
+    # Filters apply inside every channel.
+    drinks = store.search({"image": unit(1), "bm25": query_vector("coffee")}, limit=4, where={"category": "drink"})
+    assert {h.payload["category"] for h in drinks} == {"drink"}
+    assert all(h.payload["has_text"] for h in store.search({"image": unit(2)}, 4, where={"has_text": True}))
+
+
 def test_recreate_drops_old_points(store):
     store.create("m", 8)
-    store.upsert([Point("00000000-0000-0000-0000-000000000001", unit(1), {})])
+    store.upsert([Point("00000000-0000-0000-0000-000000000001", {"image": unit(1)}, {})])
     store.create("other", 8)
     assert store.count() == 0 and store.state().model == "other"
 

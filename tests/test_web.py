@@ -56,7 +56,7 @@ def test_page_api_and_store_agree(client, embedder, settings):
     # The same ranking as asking the store directly with the model's text vector.
     client.app.state.backend.close()  # the embedded store takes one client at a time
     with Store(settings) as store:
-        direct = store.search(embedder.embed_texts(["red car"])[0].tolist(), limit=5)
+        direct = store.search({"image": embedder.embed_texts(["red car"])[0].tolist()}, limit=5)
     assert [h.payload["path"] for h in direct] == [r["path"] for r in api["results"]]
 
 

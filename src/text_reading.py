@@ -1,0 +1,73 @@
+"""OCR during indexing: the cache first, then tesseract in worker processes, so reading text overlaps
+with embedding images in the main process and both cores stay busy."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.ocr import OcrError, OcrResult, read_text
+from src.text_cache import TextCache
+
+
+@dataclass
+class Pending:
+    rel_path: str
+    sha256: str
+    cached: OcrResult | None = None
+    future: Future | None = None
+
+
+def _limit_threads() -> None:
+    # One tesseract thread per worker: the workers are the parallelism, threads would only contend.
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
+class TextReader:
+    def __init__(self, cache: TextCache, workers: int | None = None):
+        self.cache = cache
+        self.langs = cache.langs
+        self.version = cache.version
+        self._workers = workers or max(1, (os.cpu_count() or 2))
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, rel_path: str, abs_path: Path, sha256: str) -> Pending:
+        pending = Pending(rel_path, sha256, cached=self.cache.get(rel_path, sha256))
+        if pending.cached is None:
+            pending.future = self._executor().submit(read_text, abs_path, self.langs)
+        return pending
+
+    def result(self, pending: Pending) -> OcrResult:
+        """The text of a submitted image, cached for next time; raises OcrError."""
+        if pending.cached is not None:
+            return pending.cached
+        try:
+            result = pending.future.result()
+        except OcrError:
+            raise
+        except Exception as exc:  # a worker that died (out of memory, killed) is this image's failure only
+            raise OcrError(f"OCR worker failed: {type(exc).__name__}: {exc}") from None
+        self.cache.put(pending.rel_path, pending.sha256, result)
+        return result
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: forking a process that already runs torch's thread pools can deadlock.
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=_limit_threads
+            )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "TextReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

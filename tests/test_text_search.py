@@ -1,0 +1,103 @@
+"""OCR inside the index step, and the text and hybrid search modes, on real tesseract and real Qdrant.
+
+The tiny CLIP has random weights, so only the OCR channels can know which ad says what: a brand query
+ranking that brand's ads first proves the text path end to end."""
+
+import csv
+import shutil
+
+import pytest
+from conftest import ROOT, make_image
+from PIL import Image
+
+from src.indexing import index_folder
+from src.search import Searcher
+from src.settings import Settings
+from src.store import Store
+from src.text_cache import TextCache
+from src.text_reading import TextReader
+
+pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")
+BRANDS = {"coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-03.jpg", "phones/pixora-phones-04.jpg",
+          "water/glacielle-water-01.jpg", "banking/ledgerstone-bank-02.jpg"}
+
+
+@pytest.fixture
+def ads(tmp_path, tiny_clip):
+    """A few of the bundled ads (with their labels), one photo without text, indexed with OCR."""
+    folder = tmp_path / "ads"
+    with open(ROOT / "dataset" / "labels.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["file"] in BRANDS]
+    for row in rows:
+        (folder / row["file"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "dataset" / row["file"], folder / row["file"])
+    make_image(folder / "plain/shapes.png", 3, size=(400, 300))
+    settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=folder,
+                             qdrant_path=tmp_path / "q", text_dir=tmp_path / "text")
+    return settings, {row["file"]: row for row in rows}
+
+
+def index(settings, embedder):
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, Store(settings) as store:
+        return index_folder(settings.dataset_dir, embedder, store, progress=False, reader=reader)
+
+
+def test_brand_queries_find_their_ads_in_text_and_hybrid_modes(ads, embedder):
+    settings, labels = ads
+    report = index(settings, embedder)
+    assert report.indexed == 6 and report.failed == []
+    with Store(settings) as store:
+        searcher = Searcher(embedder, store)
+        for mode in ("text", "hybrid"):
+            first = searcher.search("Pixora", k=3, mode=mode)[0]
+            assert first.path == "phones/pixora-phones-04.jpg", mode
+            assert ("Pixora", True) in first.snippet or any(hit and "pixora" in p.lower() for p, hit in first.snippet)
+            coffee = searcher.search("brewhaven coffee", k=2, mode=mode)
+            assert {r.path for r in coffee} == {"coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-03.jpg"}
+
+
+def test_ocr_text_is_cached_and_in_the_payload(ads, embedder):
+    settings, labels = ads
+    index(settings, embedder)
+    cache = settings.text_dir / "phones/pixora-phones-04.jpg.txt"
+    assert "pixora" in cache.read_text().lower()
+    assert (settings.text_dir / "phones/pixora-phones-04.jpg.json").exists()
+    with Store(settings) as store:
+        points, _ = store.client.scroll(store.collection, limit=20, with_payload=True, with_vectors=True)
+    by_path = {p.payload["path"]: p for p in points}
+    plain = by_path["plain/shapes.png"]
+    assert plain.payload["text"] == "" and plain.payload["has_text"] is False
+    assert set(plain.vector) == {"image"}  # no text, so no text vectors
+    ad = by_path["banking/ledgerstone-bank-02.jpg"]
+    assert ad.payload["has_text"] and set(ad.vector) == {"image", "text", "bm25"}
+    assert ad.payload["category"] == "banking"
+
+
+def test_cache_is_reused_and_refreshed_when_the_image_changes(ads, embedder):
+    settings, labels = ads
+    index(settings, embedder)
+    meta = settings.text_dir / "water/glacielle-water-01.jpg.json"
+    other = settings.text_dir / "coffee/brewhaven-coffee-01.jpg.json"
+    stamps = (meta.stat().st_mtime_ns, other.stat().st_mtime_ns)
+    # Same content, fresh store: OCR comes from the cache (files untouched).
+    shutil.rmtree(settings.qdrant_path)
+    assert index(settings, embedder).indexed == 6
+    assert (meta.stat().st_mtime_ns, other.stat().st_mtime_ns) == stamps
+    # New content under the same name: read again.
+    with Image.open(settings.dataset_dir / "phones/pixora-phones-04.jpg") as image:
+        image.convert("RGB").save(settings.dataset_dir / "water/glacielle-water-01.jpg", quality=80)
+    assert index(settings, embedder).indexed == 1
+    assert "pixora" in (settings.text_dir / "water/glacielle-water-01.jpg.txt").read_text().lower()
+    assert other.stat().st_mtime_ns == stamps[1]
+
+
+def test_cache_of_deleted_or_duplicated_images_is_removed(ads, embedder):
+    settings, labels = ads
+    index(settings, embedder)
+    (settings.dataset_dir / "phones/pixora-phones-04.jpg").unlink()
+    # Another image's content under this name: its old text must not stay beside it.
+    shutil.copy(settings.dataset_dir / "banking/ledgerstone-bank-02.jpg", settings.dataset_dir / "water/glacielle-water-01.jpg")
+    index(settings, embedder)
+    assert not (settings.text_dir / "phones/pixora-phones-04.jpg.txt").exists()
+    assert not (settings.text_dir / "water/glacielle-water-01.jpg.txt").exists()
+    assert (settings.text_dir / "coffee/brewhaven-coffee-01.jpg.txt").exists()
