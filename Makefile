@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup system-deps run index serve test dataset screenshots clean
+.PHONY: setup ocr-deps browser-deps run index serve test dataset screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,21 +15,24 @@ $(VENV)/.installed: requirements.txt
 
 setup: $(VENV)/.installed
 
-# Debian packages: Chromium for the browser tests, tesseract for OCR.
-system-deps:
-	@command -v chromium >/dev/null && command -v tesseract >/dev/null || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver tesseract-ocr; }
+# Debian packages: tesseract for OCR, Chromium for the browser tests; installed once, when missing.
+APT_INSTALL = $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
+ocr-deps:
+	@command -v tesseract >/dev/null || { $(APT_INSTALL) tesseract-ocr; }
 
-run: setup
+browser-deps:
+	@command -v chromium >/dev/null || { $(APT_INSTALL) chromium chromium-driver; }
+
+run: setup ocr-deps
 	$(PY) main.py run --host $(HOST) --port $(PORT)
 
-index: setup
+index: setup ocr-deps
 	$(PY) main.py index
 
 serve: setup
 	$(PY) main.py serve --host $(HOST) --port $(PORT)
 
-test: setup system-deps
+test: setup ocr-deps browser-deps
 	$(PY) -m pytest -q
 
 # Regenerate the bundled sample images and labels (deterministic).
@@ -37,7 +40,7 @@ dataset: setup
 	$(PY) tools/make_dataset.py
 
 # README screenshots, taken in headless Chromium.
-screenshots: setup system-deps
+screenshots: setup browser-deps
 	$(PY) tools/screenshots.py
 
 clean:

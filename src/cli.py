@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 
 from src.settings import Settings, SettingsError
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_index(settings: Settings, progress: bool = True) -> int:
+    from src import ocr
     from src.embedding import ClipEmbedder, ModelUnavailable
     from src.indexing import index_folder
     from src.store import Store, StoreUnavailable
@@ -70,6 +72,10 @@ def run_index(settings: Settings, progress: bool = True) -> int:
     print(f"Indexing {settings.dataset_dir} into {settings.describe_store()}, collection '{settings.collection}'"
           + ("" if settings.ocr else " (OCR off)"))
     reader = TextReader(TextCache(settings.text_dir, settings.ocr_langs)) if settings.ocr else None
+    if reader and shutil.which(ocr.TESSERACT_CMD) is None:
+        print("warning: tesseract is not installed (Debian: apt-get install tesseract-ocr); "
+              "indexing pictures without their text", file=sys.stderr)
+        reader = None
     try:
         with Store(settings) as store:
             embedder = ClipEmbedder(settings.clip_model, settings.device)
