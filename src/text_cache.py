@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from src.atomic import write_atomically
 from src.ocr import CHOSEN, OcrResult, Word
 
 
@@ -52,8 +51,8 @@ class TextCache:
             "words": [asdict(w) for w in result.words],
         }
         # JSON last: a run killed between the two files leaves a cache entry that is simply redone.
-        _write_atomically(text_path, result.text + ("\n" if result.text else ""))
-        _write_atomically(meta_path, json.dumps(meta, ensure_ascii=False))
+        write_atomically(text_path, (result.text + ("\n" if result.text else "")).encode())
+        write_atomically(meta_path, json.dumps(meta, ensure_ascii=False).encode())
 
     def words(self, rel_path: str) -> list[Word]:
         """Word boxes for the result view, whatever the content (the caller knows it is current)."""
@@ -76,14 +75,3 @@ class TextCache:
                 removed += 1
         return removed
 
-
-def _write_atomically(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(content)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

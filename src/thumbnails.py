@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import io
 from pathlib import Path
 
+from src.atomic import write_atomically
 from src.images import decode_image
 
 THUMB_SIDE = 320
@@ -25,14 +25,7 @@ def thumbnail(image_path: Path, cache_dir: Path) -> Path:
     decoded = decode_image(image_path, min_side=THUMB_SIDE)
     image = decoded.image
     image.thumbnail((THUMB_SIDE, THUMB_SIDE))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename: two requests for the same thumbnail never see half a file.
-    handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            image.save(out, "JPEG", quality=82)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    encoded = io.BytesIO()
+    image.save(encoded, "JPEG", quality=82)
+    write_atomically(target, encoded.getvalue())  # two requests for one thumbnail never see half a file
     return target
