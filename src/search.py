@@ -79,6 +79,12 @@ def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> tuple[tuple[st
     return tuple((piece, match) for piece, match in pieces if piece)
 
 
+def matching_words(words: list, query: str) -> list:
+    """The OCR words (with their boxes) that are query words, to mark them on the image."""
+    wanted = set(terms(clean_query(query)))
+    return [word for word in words if wanted & set(terms(word.text))]
+
+
 class Searcher:
     def __init__(self, embedder: ClipEmbedder, store: Store, cache_size: int = 512):
         self.embedder = embedder
@@ -87,13 +93,16 @@ class Searcher:
         self._cache_size = cache_size
         self._lock = Lock()
 
-    def search(self, query: str | None, k: int = DEFAULT_K, mode: str | None = DEFAULT_MODE) -> list[SearchResult]:
+    def search(
+        self, query: str | None, k: int = DEFAULT_K, mode: str | None = DEFAULT_MODE, where: dict | None = None
+    ) -> list[SearchResult]:
+        """where: payload filters, e.g. {"category": "coffee", "has_text": True}."""
         query = clean_query(query)
         k = check_k(k)
         mode = check_mode(mode)
         if not query:
             return []
-        hits = self.store.search(self._channels(query, mode), limit=k)
+        hits = self.store.search(self._channels(query, mode), limit=k, where=where)
         return [
             SearchResult(
                 rank=rank,

@@ -134,6 +134,22 @@ class Store:
                 if offset is None:
                     return records
 
+    def by_path(self, path: str) -> Hit | None:
+        """The point whose shown file is path (the result view)."""
+        with self._errors("look up an image"):
+            if not self.client.collection_exists(self.collection):
+                return None
+            points, _ = self.client.scroll(self.collection, scroll_filter=_filter({"path": path}), limit=1)
+        return Hit(str(points[0].id), 1.0, points[0].payload or {}) if points else None
+
+    def facet(self, field: str, limit: int = 100) -> list[tuple[str, int]]:
+        """(value, count) of a keyword payload field, most common first: the choices of a filter."""
+        with self._errors("count categories"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            response = self.client.facet(self.collection, key=field, limit=limit)
+        return [(str(hit.value), hit.count) for hit in response.hits if hit.value != ""]
+
     def upsert(self, points: list[Point]) -> None:
         if not points:
             return

@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException
 
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import ImageError, resolve_inside
-from src.search import DEFAULT_K, DEFAULT_MODE, MAX_K, MODES, QueryError, Searcher, SearchResult
+from src.search import DEFAULT_K, DEFAULT_MODE, MAX_K, MODES, QueryError, Searcher, SearchResult, matching_words
 from src.settings import Settings
 from src.store import Store, StoreUnavailable
+from src.text_cache import TextCache
 from src.thumbnails import thumbnail
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,16 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def run_search(q: str | None, k: str | int | None, mode: str | None) -> list[SearchResult]:
+    def run_search(
+        q: str | None, k: str | int | None, mode: str | None, category: str = "", has_text: bool = False
+    ) -> list[SearchResult]:
         """The one search call behind the page and the API; raises the errors both render."""
         k_value = _parse_k(k)
+        where = ({"category": category} if category else {}) | ({"has_text": True} if has_text else {})
         if backend.model_error:
             raise ModelUnavailable(backend.model_error)
         try:
-            return backend.searcher().search(q, k_value, mode)
+            return backend.searcher().search(q, k_value, mode, where=where)
         except StoreUnavailable:
             backend.forget_store()
             raise
@@ -117,12 +121,13 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         return RedirectResponse("/index")
 
     @app.get("/index", response_class=HTMLResponse, summary="Search page")
-    def index_page(request: Request, q: str = "", k: str = str(DEFAULT_K), mode: str = DEFAULT_MODE):
-        context = {"q": q, "k": k, "k_choices": K_CHOICES, "mode": mode, "modes": MODES,
-                   "results": [], "error": None, "searched": False}
+    def index_page(request: Request, q: str = "", k: str = str(DEFAULT_K), mode: str = DEFAULT_MODE,
+                   category: str = "", has_text: str = ""):
+        context = {"q": q, "k": k, "k_choices": K_CHOICES, "mode": mode, "modes": MODES, "category": category,
+                   "has_text": bool(has_text), "results": [], "error": None, "searched": False}
         status = 200
         try:
-            context["results"] = run_search(q, k, mode)
+            context["results"] = run_search(q, k, mode, category, bool(has_text))
             context["searched"] = bool(q.strip())
         except QueryError as exc:
             status, context["error"] = 422, str(exc)
@@ -132,17 +137,20 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         if not partial:
             context["model_error"] = backend.model_error
             context["points"] = _count_or_none(backend)
+            context["categories"] = _facet_or_empty(backend, "category")
         return templates.TemplateResponse(
             request, "_results.html" if partial else "index.html", context, status_code=status
         )
 
     @app.get("/api/search", summary="Search by text; the same results as /index, as JSON")
-    def api_search(q: str = "", k: int = DEFAULT_K, mode: str = DEFAULT_MODE):
-        results = run_search(q, k, mode)
+    def api_search(q: str = "", k: int = DEFAULT_K, mode: str = DEFAULT_MODE, category: str = "",
+                   has_text: bool = False):
+        results = run_search(q, k, mode, category, has_text)
         return {
             "query": q,
             "k": k,
             "mode": mode,
+            "filters": {"category": category or None, "has_text": has_text},
             "results": [
                 asdict(r) | {"image_url": f"/images/{quote(r.path)}", "thumbnail_url": f"/thumbs/{quote(r.path)}"}
                 for r in results
@@ -168,6 +176,20 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
             {"status": "ok" if healthy else "degraded", "model": model_info, "store": store_info},
             status_code=200 if store_info["reachable"] else 503,
         )
+
+    @app.get("/view/{path:path}", response_class=HTMLResponse, summary="One image: the words found, its text")
+    def view_page(request: Request, path: str, q: str = ""):
+        _dataset_file(backend.settings, path)
+        try:
+            hit = backend.store().by_path(path)
+        except StoreUnavailable:
+            backend.forget_store()
+            raise
+        if hit is None:
+            raise HTTPException(404, "this image is not in the index (run index)")
+        cached = TextCache(backend.settings.text_dir, backend.settings.ocr_langs).get(path, hit.payload.get("sha256", ""))
+        marks = matching_words(cached.words, q) if cached and q else []
+        return templates.TemplateResponse(request, "view.html", {"path": path, "q": q, "p": hit.payload, "marks": marks})
 
     @app.get("/images/{path:path}", summary="The full image file")
     def full_image(path: str):
@@ -201,6 +223,14 @@ def _count_or_none(backend: Backend) -> int | None:
     except StoreUnavailable:
         backend.forget_store()
         return None
+
+
+def _facet_or_empty(backend: Backend, field: str) -> list[tuple[str, int]]:
+    try:
+        return backend.store().facet(field)
+    except StoreUnavailable:
+        backend.forget_store()
+        return []
 
 
 def _dataset_file(settings: Settings, path: str) -> Path:

@@ -100,6 +100,13 @@ def test_missing_tesseract_binary_is_a_clear_error(tmp_path, monkeypatch):
         read_text(path)
 
 
+def test_slow_ocr_is_cut_off(tmp_path, monkeypatch):
+    path, _ = render_ad(tmp_path / "ad.png")
+    monkeypatch.setattr(ocr, "TIMEOUT_S", 0.01)
+    with pytest.raises(OcrError, match="took longer than"):
+        read_text(path)
+
+
 def test_unknown_language_is_a_clear_error(tmp_path):
     path, _ = render_ad(tmp_path / "ad.png")
     with pytest.raises(OcrError, match="no data for language xyz"):

@@ -101,3 +101,26 @@ def test_cache_of_deleted_or_duplicated_images_is_removed(ads, embedder):
     assert not (settings.text_dir / "phones/pixora-phones-04.jpg.txt").exists()
     assert not (settings.text_dir / "water/glacielle-water-01.jpg.txt").exists()
     assert (settings.text_dir / "coffee/brewhaven-coffee-01.jpg.txt").exists()
+
+
+def test_view_marks_the_matched_words_and_filters_narrow_results(ads, embedder):
+    from fastapi.testclient import TestClient
+
+    from src.web import create_app
+
+    settings, labels = ads
+    index(settings, embedder)
+    with TestClient(create_app(settings, embedder)) as client:
+        page = client.get("/view/phones/pixora-phones-04.jpg", params={"q": "pixora"})
+        assert page.status_code == 200 and page.text.count('<rect class="mark"') >= 1
+        assert "Pixora" in page.text and "marked on the image" in page.text
+        assert '<rect class="mark"' not in client.get("/view/phones/pixora-phones-04.jpg", params={"q": "zebra"}).text
+        assert client.get("/view/not/indexed.jpg").status_code == 404
+
+        coffee = client.get("/api/search", params={"q": "ads", "k": 10, "category": "coffee"}).json()["results"]
+        assert {r["path"].split("/")[0] for r in coffee} == {"coffee"} and len(coffee) == 2
+        with_text = client.get("/api/search", params={"q": "shapes", "k": 10, "has_text": True}).json()["results"]
+        assert len(with_text) == 5 and "plain/shapes.png" not in {r["path"] for r in with_text}
+        assert len(client.get("/api/search", params={"q": "shapes", "k": 10}).json()["results"]) == 6
+        # The page offers the categories that are in the index.
+        assert '<option value="coffee">coffee (2)</option>' in client.get("/index").text
