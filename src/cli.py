@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_index(settings: Settings, progress: bool = True) -> int:
     from src import ocr
-    from src.embedding import ClipEmbedder, ModelUnavailable
+    from src.embedding import ModelUnavailable
     from src.indexing import index_folder
     from src.store import Store, StoreUnavailable
     from src.text_cache import TextCache
@@ -77,8 +77,8 @@ def run_index(settings: Settings, progress: bool = True) -> int:
               "indexing pictures without their text", file=sys.stderr)
         reader = None
     try:
+        embedder = _load_model_or_none(settings, reader)
         with Store(settings) as store:
-            embedder = ClipEmbedder(settings.clip_model, settings.device)
             report = index_folder(
                 settings.dataset_dir, embedder, store, settings.batch_size, progress=progress, reader=reader
             )
@@ -93,6 +93,22 @@ def run_index(settings: Settings, progress: bool = True) -> int:
             reader.close()
     print(report.summary())
     return 0
+
+
+def _load_model_or_none(settings: Settings, reader):
+    """The CLIP model, or None (text only) when it cannot load and OCR can still index the text."""
+    from src.embedding import ClipEmbedder, ModelUnavailable
+
+    embedder = ClipEmbedder(settings.clip_model, settings.device)
+    try:
+        return embedder.load()
+    except ModelUnavailable as exc:
+        if reader is None:
+            raise
+        print(f"warning: {exc}", file=sys.stderr)
+        print("Indexing the text in the images only. Run index again once the model loads: it adds the "
+              "image vectors and takes the text from the OCR cache.", file=sys.stderr)
+        return None
 
 
 def run_server(settings: Settings, host: str, port: int) -> int:

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from src.embedding import ClipEmbedder
+from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import DecodedImage, ImageError, ImageFile, decode_image, file_sha256, find_images
 from src.ocr import OcrError
 from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Point, Store
@@ -59,29 +59,39 @@ def point_id(sha256: str) -> str:
 
 def index_folder(
     folder: Path,
-    embedder: ClipEmbedder,
+    embedder: ClipEmbedder | None,
     store: Store,
     batch_size: int = 32,
     progress: bool = True,
     notify: Callable[[str], None] = print,
     reader: TextReader | None = None,
 ) -> IndexReport:
-    """reader: OCR for the text channels; None skips OCR (and keeps text read by earlier runs)."""
+    """reader: OCR for the text channels; None skips OCR (and keeps text read by earlier runs).
+    embedder: None when no CLIP model can be loaded: the text is indexed alone (BM25), and the next run
+    with a model rebuilds the collection with image vectors, taking the text from the OCR cache."""
     started = time.perf_counter()
     report = IndexReport()
     files, skipped = find_images(folder)
     report.failed += [(s.path, s.reason) for s in skipped]
     categories = read_categories(folder)
 
-    embedder.load()
+    if embedder is None and reader is None:
+        raise ValueError("nothing to index with: no image model and no OCR")
+    model, dim = (embedder.model_id, embedder.load().dim) if embedder else (None, None)
     state = store.state()
-    if state.matches(embedder.model_id, embedder.dim):
+    if embedder is None and state.has_images:
+        # A model that fails to load today must not cost the image vectors made with it yesterday.
+        raise ModelUnavailable(
+            f"the collection holds image vectors of '{state.model}' but no model could be loaded; "
+            "fix CLIP_MODEL and index again (nothing was changed)"
+        )
+    if state.matches(model, dim):
         stored = store.file_records()
     else:
         if state.exists:
-            report.rebuilt_because = state.mismatch(embedder.model_id, embedder.dim)
+            report.rebuilt_because = state.mismatch(model, dim)
             notify(f"Rebuilding collection '{store.collection}': {report.rebuilt_because}.")
-        store.create(embedder.model_id, embedder.dim)
+        store.create(model, dim)
         stored = {}
 
     # 1. Which content is on disk now, and which files show it.
@@ -100,23 +110,26 @@ def index_folder(
                for pid in new_ids + stale_text} if reader else {}
     embedding_started = time.perf_counter()
     with tqdm(total=len(new_ids), unit="img", desc="indexing", disable=not progress, leave=False) as bar:
-        for batch in _decoded_batches(new_ids, contents, batch_size, embedder.input_size):
+        for batch in _decoded_batches(new_ids, contents, batch_size, embedder.input_size if embedder else 224):
             good = [(pid, decoded) for pid, decoded in batch if isinstance(decoded, DecodedImage)]
             for pid, error in batch:
                 if isinstance(error, ImageError):
                     report.failed.append((contents[pid][0].path, str(error)))
             if good:
-                image_vectors = embedder.embed_images([decoded.image for _, decoded in good])
+                if embedder:
+                    image_vectors = [{IMAGE_VECTOR: v.tolist()} for v in embedder.embed_images([d.image for _, d in good])]
+                else:
+                    image_vectors = [{} for _ in good]
                 texts = text_of([pid for pid, _ in good])
                 store.upsert([
                     Point(
                         pid,
-                        {IMAGE_VECTOR: vector.tolist()} | texts[pid][0],
+                        vectors | texts[pid][0],
                         _content_payload(decoded, hashes[pid])
                         | _file_payload(contents[pid], categories)
                         | texts[pid][1],
                     )
-                    for (pid, decoded), vector in zip(good, image_vectors)
+                    for (pid, decoded), vectors in zip(good, image_vectors)
                 ])
                 report.indexed += len(good)
             bar.update(len(batch))
@@ -151,14 +164,15 @@ def index_folder(
 
 
 def _text_channels(
-    embedder: ClipEmbedder,
+    embedder: ClipEmbedder | None,
     reader: TextReader | None,
     pending: dict,
     contents: dict[str, list[ImageFile]],
     report: IndexReport,
     pids: list[str],
 ) -> dict[str, tuple[dict, dict]]:
-    """The OCR text of each content as vectors (CLIP text tower, BM25 terms) and payload.
+    """The OCR text of each content as vectors (BM25 terms, and CLIP's text tower when there is a model)
+    and payload.
 
     An image whose OCR fails is reported and still indexed, with no text; the next run tries again.
     """
@@ -179,10 +193,10 @@ def _text_channels(
             "ocr": reader.version if reader is not None and error is None else None,
         }
     with_text = [pid for pid in pids if texts[pid]]
-    dense = embedder.embed_texts([texts[pid] for pid in with_text]) if with_text else []
-    vectors = {pid: {} for pid in pids}
-    for pid, vector in zip(with_text, dense):
-        vectors[pid] = {TEXT_VECTOR: vector.tolist(), BM25_VECTOR: document_vector(texts[pid])}
+    vectors = {pid: {BM25_VECTOR: document_vector(texts[pid])} if texts[pid] else {} for pid in pids}
+    if embedder and with_text:
+        for pid, dense in zip(with_text, embedder.embed_texts([texts[pid] for pid in with_text])):
+            vectors[pid][TEXT_VECTOR] = dense.tolist()
     return {pid: (vectors[pid], payloads[pid]) for pid in pids}
 
 

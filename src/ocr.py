@@ -21,7 +21,8 @@ from PIL import Image, ImageFilter, ImageOps
 
 from src.images import ImageError, decode_image
 
-TESSERACT_CMD = "tesseract"  # the binary to run; a full path if it is not on PATH
+# The binary to run; a full path if it is not on PATH. From the environment, so worker processes see it.
+TESSERACT_CMD = os.environ.get("TESSERACT_CMD", "tesseract")
 TIMEOUT_S = 60.0  # for one whole image, all passes together: a pathological image must not stall indexing
 MAX_SIDE = 3000  # tesseract time grows with pixels; text stays readable at this size
 
@@ -356,7 +357,7 @@ def _run(function, image: Image.Image, deadline: float, **kwargs):
 
 
 def _not_found(cmd: str) -> str:
-    return f"tesseract not found ('{cmd}'): install it (Debian: apt-get install tesseract-ocr) or set ocr.TESSERACT_CMD"
+    return f"tesseract not found ('{cmd}'): install it (Debian: apt-get install tesseract-ocr) or set TESSERACT_CMD to its path"
 
 
 def _configure_pytesseract(cmd: str) -> None:

@@ -66,7 +66,7 @@ def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> tuple[tuple[st
         return ()
     wanted = set(terms(query))
     spans = [m.span() for m in re.finditer(r"\S+", text) if set(terms(m.group())) & wanted]
-    start = max(0, spans[0][0] - width // 3) if spans else 0
+    start = max(0, spans[0][0] - 24) if spans else 0  # a little context before the first match
     end = min(len(text), start + width)
     pieces: list[tuple[str, bool]] = [("…", False)] if start else []
     cursor = start
@@ -94,15 +94,22 @@ class Searcher:
         self._lock = Lock()
 
     def search(
-        self, query: str | None, k: int = DEFAULT_K, mode: str | None = DEFAULT_MODE, where: dict | None = None
+        self,
+        query: str | None,
+        k: int = DEFAULT_K,
+        mode: str | None = DEFAULT_MODE,
+        where: dict | None = None,
+        words_only: bool = False,
     ) -> list[SearchResult]:
-        """where: payload filters, e.g. {"category": "coffee", "has_text": True}."""
+        """where: payload filters, e.g. {"category": "coffee", "has_text": True}.
+        words_only: match the words of the ads alone (BM25), for when there is no CLIP model."""
         query = clean_query(query)
         k = check_k(k)
         mode = check_mode(mode)
         if not query:
             return []
-        hits = self.store.search(self._channels(query, mode), limit=k, where=where)
+        channels = self._words(query) if words_only else self._channels(query, mode)
+        hits = self.store.search(channels, limit=k, where=where)
         return [
             SearchResult(
                 rank=rank,
@@ -125,10 +132,13 @@ class Searcher:
             channels[IMAGE_VECTOR] = vector
         if mode in ("text", "hybrid"):
             channels[TEXT_VECTOR] = vector
-            words = query_vector(query)
-            if words[0]:
-                channels[BM25_VECTOR] = words
+            channels |= self._words(query)
         return channels
+
+    @staticmethod
+    def _words(query: str) -> dict:
+        words = query_vector(query)
+        return {BM25_VECTOR: words} if words[0] else {}
 
     def _text_vector(self, query: str) -> list[float]:
         """Text vectors of recent queries are kept: a repeated query skips the text encoder."""

@@ -41,13 +41,19 @@ class CollectionState:
     model: str | None = None
     dim: int | None = None
 
-    def matches(self, model: str, dim: int) -> bool:
+    @property
+    def has_images(self) -> bool:
+        return self.exists and self.model is not None
+
+    def matches(self, model: str | None, dim: int | None) -> bool:
         return self.exists and (self.schema_version, self.model, self.dim) == (SCHEMA_VERSION, model, dim)
 
-    def mismatch(self, model: str, dim: int) -> str:
+    def mismatch(self, model: str | None, dim: int | None) -> str:
         """Why an existing collection cannot take vectors of this model, in words."""
         if self.schema_version != SCHEMA_VERSION:
             return f"it has layout version {self.schema_version}, this program writes version {SCHEMA_VERSION}"
+        if self.model is None:
+            return f"it holds text only; adding image vectors of '{model}' (the OCR text comes from its cache)"
         return f"it holds {self.dim}-d vectors of model '{self.model}', not {dim}-d vectors of '{model}'"
 
 
@@ -96,15 +102,16 @@ class Store:
             meta = self.client.get_collection(self.collection).config.metadata or {}
         return CollectionState(True, meta.get("schema_version"), meta.get("model"), meta.get("dim"))
 
-    def create(self, model: str, dim: int) -> None:
-        """(Re)create the collection for vectors of this model; existing points are dropped."""
-        dense = models.VectorParams(size=dim, distance=models.Distance.COSINE)
+    def create(self, model: str | None, dim: int | None) -> None:
+        """(Re)create the collection for vectors of this model; existing points are dropped.
+        Without a model (None) the collection holds the BM25 text vectors alone."""
+        dense = models.VectorParams(size=dim, distance=models.Distance.COSINE) if model else None
         with self._errors("create the collection"):
             if self.client.collection_exists(self.collection):
                 self.client.delete_collection(self.collection)
             self.client.create_collection(
                 self.collection,
-                vectors_config={name: dense for name in DENSE_VECTORS},
+                vectors_config={name: dense for name in DENSE_VECTORS} if dense else {},
                 sparse_vectors_config={BM25_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
                 metadata={"schema_version": SCHEMA_VERSION, "model": model, "dim": dim},
             )

@@ -108,10 +108,12 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         """The one search call behind the page and the API; raises the errors both render."""
         k_value = _parse_k(k)
         where = ({"category": category} if category else {}) | ({"has_text": True} if has_text else {})
-        if backend.model_error:
-            raise ModelUnavailable(backend.model_error)
+        if not backend.embedder.loaded and not backend.model_error:
+            backend.load_model()  # waits for the start-up load, so the first search knows how it went
         try:
-            return backend.searcher().search(q, k_value, mode, where=where)
+            # Without a model, or with a collection indexed without one, the words of the ads still match.
+            words_only = bool(backend.model_error) or not backend.store().state().has_images
+            return backend.searcher().search(q, k_value, mode, where=where, words_only=words_only)
         except StoreUnavailable:
             backend.forget_store()
             raise
@@ -135,7 +137,7 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
             status, context["error"] = 503, str(exc)
         partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
         if not partial:
-            context["model_error"] = backend.model_error
+            context["model_error"] = backend.model_error or _text_only_reason(backend)
             context["points"] = _count_or_none(backend)
             context["categories"] = _facet_or_empty(backend, "category")
         return templates.TemplateResponse(
@@ -170,6 +172,7 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
             "loaded": backend.embedder.loaded,
             "device": backend.embedder.device,
             "error": backend.model_error,
+            "search": "words in the ads only" if backend.model_error else "picture and text",
         }
         healthy = store_info["reachable"] and not backend.model_error
         return JSONResponse(
@@ -223,6 +226,16 @@ def _count_or_none(backend: Backend) -> int | None:
     except StoreUnavailable:
         backend.forget_store()
         return None
+
+
+def _text_only_reason(backend: Backend) -> str | None:
+    try:
+        state = backend.store().state()
+    except StoreUnavailable:
+        return None
+    if state.exists and not state.has_images:
+        return "the collection was indexed without an image model; run index again with CLIP_MODEL set."
+    return None
 
 
 def _facet_or_empty(backend: Backend, field: str) -> list[tuple[str, int]]:

@@ -160,3 +160,17 @@ def test_missing_folder(settings, embedder, tmp_path):
     settings = settings.__class__.load(environ={}, dataset_dir=tmp_path / "nope", qdrant_path=tmp_path / "q2")
     with pytest.raises(FileNotFoundError):
         run(settings, embedder)
+
+
+def test_a_first_version_collection_is_rebuilt_with_a_message(settings, embedder):
+    from qdrant_client import models
+
+    with Store(settings) as store:  # the layout of version 1: one image vector, no text
+        store.client.create_collection(
+            store.collection, vectors_config={"image": models.VectorParams(size=16, distance=models.Distance.COSINE)},
+            metadata={"schema_version": 1, "model": embedder.model_id, "dim": 16})
+    messages = []
+    report = run(settings, embedder, notify=messages.append)
+    assert report.indexed == 8 and "layout version 1" in messages[0]
+    with Store(settings) as store:
+        assert store.state().matches(embedder.model_id, 16) and store.count() == 8

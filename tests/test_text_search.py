@@ -124,3 +124,61 @@ def test_view_marks_the_matched_words_and_filters_narrow_results(ads, embedder):
         assert len(client.get("/api/search", params={"q": "shapes", "k": 10}).json()["results"]) == 6
         # The page offers the categories that are in the index.
         assert '<option value="coffee">coffee (2)</option>' in client.get("/index").text
+
+
+def test_without_a_model_the_text_is_indexed_and_images_are_added_later(ads, embedder, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from src.embedding import ModelUnavailable
+    from src.web import create_app
+
+    settings, labels = ads
+    report = index(settings, None)  # what `index` does when CLIP cannot be loaded
+    assert report.indexed == 6
+    with Store(settings) as store:
+        assert store.state().exists and not store.state().has_images
+        hits = Searcher(embedder, store).search("pixora", k=3, words_only=True)
+    assert hits[0].path == "phones/pixora-phones-04.jpg"
+    no_model = Settings.load(environ={}, clip_model=str(tmp_path / "missing"), dataset_dir=settings.dataset_dir,
+                             qdrant_path=settings.qdrant_path, text_dir=settings.text_dir)
+    with TestClient(create_app(no_model)) as client:
+        results = client.get("/api/search", params={"q": "brewhaven"}).json()["results"]
+        assert {r["path"] for r in results} == {"coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-03.jpg"}
+        assert "words in the ads only" in client.get("/index").text
+
+    cached = sorted(p.stat().st_mtime_ns for p in settings.text_dir.rglob("*.json"))
+    messages = []
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, Store(settings) as store:
+        with_model = index_folder(settings.dataset_dir, embedder, store, progress=False, reader=reader,
+                                  notify=messages.append)
+        assert with_model.indexed == 6 and "text only" in messages[0]
+        assert store.state().has_images
+    assert sorted(p.stat().st_mtime_ns for p in settings.text_dir.rglob("*.json")) == cached  # no OCR redone
+
+    # A model that fails later must not cost the image vectors.
+    with pytest.raises(ModelUnavailable, match="nothing was changed"):
+        index(settings, None)
+    with Store(settings) as store:
+        assert store.state().has_images and store.count() == 6
+
+
+
+def test_ocr_failure_is_reported_the_image_still_indexed_and_read_next_time(ads, embedder, monkeypatch, tmp_path):
+    from src import ocr
+
+    settings, labels = ads
+    missing = str(tmp_path / "no-tesseract")
+    monkeypatch.setenv("TESSERACT_CMD", missing)  # for the worker processes
+    monkeypatch.setattr(ocr, "TESSERACT_CMD", missing)
+    report = index(settings, embedder)
+    assert report.indexed == 6 and len(report.failed) == 6
+    assert all(reason.startswith("OCR: tesseract not found") for _, reason in report.failed)
+    with Store(settings) as store:
+        points, _ = store.client.scroll(store.collection, limit=20, with_payload=True, with_vectors=True)
+    assert all(set(p.vector) == {"image"} and p.payload["ocr"] is None for p in points)
+
+    monkeypatch.undo()
+    again = index(settings, embedder)
+    assert (again.indexed, again.reread, again.failed) == (0, 6, [])
+    with Store(settings) as store:
+        assert Searcher(embedder, store).search("pixora", k=1, mode="text")[0].path == "phones/pixora-phones-04.jpg"
