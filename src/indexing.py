@@ -27,6 +27,10 @@ from src.terms import document_vector
 from src.text_reading import TextReader
 
 
+# Without a model the image is decoded only for its size and format: a small decode will do.
+TEXT_ONLY_DECODE_SIDE = 224
+
+
 @dataclass
 class IndexReport:
     indexed: int = 0  # new content embedded and written
@@ -98,19 +102,21 @@ def index_folder(
     contents, hashes = _contents_on_disk(files, stored, report)
     hashes |= {pid: record["sha256"] for pid, record in stored.items() if "sha256" in record}
 
-    def text_of(pids: list[str]) -> dict[str, tuple[dict, dict]]:
-        """pid -> (text vectors, text payload) for content read by OCR, from the cache or the workers."""
-        return _text_channels(embedder, reader, pending, contents, report, pids)
-
     # 2. Embed and write content the store does not have yet, batch by batch. OCR runs ahead in
     #    worker processes while the images embed here.
     new_ids = [pid for pid in contents if pid not in stored]
     stale_text = [pid for pid in contents if pid in stored and reader and stored[pid].get("ocr") != reader.version]
     pending = {pid: reader.submit(contents[pid][0].path, contents[pid][0].abs_path, hashes[pid])
                for pid in new_ids + stale_text} if reader else {}
+
+    def text_of(pids: list[str]) -> dict[str, tuple[dict, dict]]:
+        """pid -> (text vectors, text payload) for content read by OCR, from the cache or the workers."""
+        return _text_channels(embedder, reader, pending, contents, report, pids)
+
+    decode_side = embedder.input_size if embedder else TEXT_ONLY_DECODE_SIDE
     embedding_started = time.perf_counter()
     with tqdm(total=len(new_ids), unit="img", desc="indexing", disable=not progress, leave=False) as bar:
-        for batch in _decoded_batches(new_ids, contents, batch_size, embedder.input_size if embedder else 224):
+        for batch in _decoded_batches(new_ids, contents, batch_size, decode_side):
             good = [(pid, decoded) for pid, decoded in batch if isinstance(decoded, DecodedImage)]
             for pid, error in batch:
                 if isinstance(error, ImageError):
@@ -139,7 +145,8 @@ def index_folder(
     for number in range(0, len(stale_text), batch_size):
         texts = text_of(stale_text[number : number + batch_size])
         for pid, (vectors, payload) in texts.items():
-            store.update_text(pid, vectors, payload)
+            if payload["ocr"] is not None:  # a failed re-read keeps the old text; it is reported and retried
+                store.update_text(pid, vectors, payload)
     report.reread = len(stale_text)
 
     # 4. Known content: keep its file list in step with the folder.
