@@ -57,6 +57,7 @@ VARIANTS = [
     replace(CHOSEN, name="chosen, osd rotation", rotation="osd"),
     replace(CHOSEN, name="chosen + inverted pass", invert_pass=True),
     replace(CHOSEN, name="chosen, not enlarged", min_short_side=0),
+    replace(CHOSEN, name="chosen, in colour", grayscale=False),
     replace(CHOSEN, name="chosen, min conf 0", min_conf=0),
     replace(CHOSEN, name="chosen, min conf 60", min_conf=60),
     CHOSEN,
