@@ -1,4 +1,4 @@
-"""Command line: `index`, `serve`, and `run` (index, then serve)."""
+"""Command line: `index`, `serve`, `run` (index, then serve), and `evaluate` (the evaluation package's CLI)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,31 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 
 
+# The Settings fields that command-line flags may override (argparse dest = field name).
+SETTING_FLAGS = ("dataset_dir", "clip_model", "qdrant_path", "qdrant_url", "collection", "device", "batch_size",
+                 "ocr", "ocr_langs")
+
+
+def model_and_store_options() -> argparse.ArgumentParser:
+    """Flags naming the images, the model and the store; shared with `python -m evaluation`."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--images", dest="dataset_dir", metavar="DIR", help="image folder (DATASET_DIR)")
+    options.add_argument("--model", dest="clip_model", help="CLIP model id or local folder (CLIP_MODEL)")
+    options.add_argument("--qdrant-path", help="embedded store folder (QDRANT_PATH)")
+    options.add_argument("--qdrant-url", help="Qdrant server URL; replaces the embedded store (QDRANT_URL)")
+    options.add_argument("--collection", help="collection name (COLLECTION)")
+    options.add_argument("--device", help="auto, cpu, cuda or mps (DEVICE)")
+    return options
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, overridden by the flags given; raises SettingsError."""
+    return Settings.load(**{name: getattr(args, name, None) for name in SETTING_FLAGS})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="Semantic search for advertisement images.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--images", dest="dataset_dir", metavar="DIR", help="image folder (DATASET_DIR)")
-    common.add_argument("--model", dest="clip_model", help="CLIP model id or local folder (CLIP_MODEL)")
-    common.add_argument("--qdrant-path", help="embedded store folder (QDRANT_PATH)")
-    common.add_argument("--qdrant-url", help="Qdrant server URL; replaces the embedded store (QDRANT_URL)")
-    common.add_argument("--collection", help="collection name (COLLECTION)")
-    common.add_argument("--device", help="auto, cpu, cuda or mps (DEVICE)")
+    common = argparse.ArgumentParser(add_help=False, parents=[model_and_store_options()])
     common.add_argument("--batch-size", type=int, help="images per model batch (BATCH_SIZE)")
     common.add_argument("--no-ocr", dest="ocr", action="store_const", const=False, help="skip reading text (OCR=off)")
     common.add_argument("--ocr-langs", help="tesseract languages, e.g. eng+deu (OCR_LANGS)")
@@ -35,19 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", parents=[common, serving], help="serve the search pages")
     run = commands.add_parser("run", parents=[common, serving], help="index, then serve")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # Listed for --help; main() hands its arguments to the evaluation's own parser.
+    commands.add_parser("evaluate", add_help=False,
+                        help="measure search quality on a labelled query set (python -m evaluation --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["evaluate"]:
+        from evaluation.cli import main as evaluate
+
+        return evaluate(argv[1:], prog="main.py evaluate")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    overrides = {
-        name: getattr(args, name, None)
-        for name in ("dataset_dir", "clip_model", "qdrant_path", "qdrant_url", "collection", "device", "batch_size",
-                     "ocr", "ocr_langs")
-    }
     try:
-        settings = Settings.load(**overrides)
+        settings = settings_from(args)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
