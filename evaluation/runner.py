@@ -99,7 +99,7 @@ def evaluate(
                 f"{'empty' if state.exists else 'missing'}: run `python main.py index` first "
                 "(with the same DATASET_DIR, QDRANT_PATH and COLLECTION)"
             )
-        embedder = embedder or ClipEmbedder(settings.clip_model, settings.device)
+        embedder = embedder or ClipEmbedder.from_settings(settings)
         channels, notes = choose_channels(modes, _model_problem(state, embedder))
         file_ids = _file_ids(store.file_records())
         result = Evaluation(k, [], notes, store=settings.describe_store(), model=state.model, points=points)

@@ -14,8 +14,8 @@ EXIT_FAILED = 1
 
 
 # The Settings fields that command-line flags may override (argparse dest = field name).
-SETTING_FLAGS = ("dataset_dir", "clip_model", "qdrant_path", "qdrant_url", "collection", "device", "batch_size",
-                 "ocr", "ocr_langs")
+SETTING_FLAGS = ("dataset_dir", "clip_model", "qdrant_path", "qdrant_url", "collection", "device", "precision",
+                 "batch_size", "ocr", "ocr_langs")
 
 
 def model_and_store_options() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def model_and_store_options() -> argparse.ArgumentParser:
     options.add_argument("--qdrant-url", help="Qdrant server URL; replaces the embedded store (QDRANT_URL)")
     options.add_argument("--collection", help="collection name (COLLECTION)")
     options.add_argument("--device", help="auto, cpu, cuda or mps (DEVICE)")
+    options.add_argument("--precision", help="auto, fp32, bf16 or int8 (PRECISION)")
     return options
 
 
@@ -118,7 +119,7 @@ def _load_model_or_none(settings: Settings, reader):
     """The CLIP model, or None (text only) when it cannot load and OCR can still index the text."""
     from src.embedding import ClipEmbedder, ModelUnavailable
 
-    embedder = ClipEmbedder(settings.clip_model, settings.device)
+    embedder = ClipEmbedder.from_settings(settings)
     try:
         return embedder.load()
     except ModelUnavailable as exc:

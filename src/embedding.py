@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from src.precision import PROBE_TEXTS, Choice, choose, probe_images
+
 log = logging.getLogger(__name__)
 
 
@@ -34,13 +36,19 @@ def pick_device(requested: str) -> str:
 class ClipEmbedder:
     """Loads a CLIP model on first use and turns images and texts into L2-normalised float32 vectors."""
 
-    def __init__(self, model_id: str, device: str = "auto"):
+    def __init__(self, model_id: str, device: str = "auto", precision: str = "auto"):
         self.model_id = model_id
         self.requested_device = device
+        self.requested_precision = precision
         self.device: str | None = None
+        self.precision: Choice | None = None  # what runs, and why (src/precision.py)
         self._model = None
         self._processor = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings) -> "ClipEmbedder":
+        return cls(settings.clip_model, settings.device, settings.precision)
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> "ClipEmbedder":
@@ -68,8 +76,10 @@ class ClipEmbedder:
             torch.set_grad_enabled(False)
         except Exception as exc:  # any failure here means the same thing to the user
             raise ModelUnavailable(_load_failure_message(self.model_id, exc)) from None
-        self._model, self._processor, self.device = model, processor, device
-        log.info("loaded CLIP model %s on %s", self.model_id, device)
+        self._processor, self.device = processor, device
+        self._model, self.precision = choose(model, self._probe, device, self.requested_precision)
+        log.info("loaded CLIP model %s on %s, %s: %s", self.model_id, device, self.precision.precision,
+                 self.precision.why)
 
     @property
     def loaded(self) -> bool:
@@ -87,35 +97,48 @@ class ClipEmbedder:
     # -- embedding -----------------------------------------------------------------------------
     def embed_images(self, images: Sequence) -> np.ndarray:
         """PIL RGB images -> [N, dim] float32, unit length."""
-        import torch
-
         self.load()
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
-        inputs = self._processor(images=list(images), return_tensors="pt")
-        with torch.inference_mode():
-            output = self._model.get_image_features(pixel_values=inputs["pixel_values"].to(self.device))
-        return _normalised(output)
+        return self._image_vectors(self._model, self.precision.precision, images)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> [N, dim] float32, unit length; padded only to the longest text, not 77 tokens."""
-        import torch
-
         self.load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return self._text_vectors(self._model, texts)
+
+    def _image_vectors(self, model, precision: str, images: Sequence) -> np.ndarray:
+        import torch
+
+        pixels = self._processor(images=list(images), return_tensors="pt")["pixel_values"].to(self.device)
+        if precision == "bf16":
+            pixels = pixels.to(torch.bfloat16)
+        with torch.inference_mode():
+            return _normalised(model.get_image_features(pixel_values=pixels))
+
+    def _text_vectors(self, model, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
         inputs = self._processor.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self._max_tokens(), return_tensors="pt"
+            list(texts), padding=True, truncation=True, max_length=self._max_tokens(model), return_tensors="pt"
         )
         with torch.inference_mode():
-            output = self._model.get_text_features(
+            output = model.get_text_features(
                 input_ids=inputs["input_ids"].to(self.device),
                 attention_mask=inputs["attention_mask"].to(self.device),
             )
         return _normalised(output)
 
-    def _max_tokens(self) -> int:
-        return int(self._model.config.text_config.max_position_embeddings)
+    def _probe(self, model, precision: str) -> np.ndarray:
+        """Vectors of the probe images and texts, to compare a precision with fp32."""
+        images = probe_images()
+        return np.concatenate([self._image_vectors(model, precision, images), self._text_vectors(model, PROBE_TEXTS)])
+
+    @staticmethod
+    def _max_tokens(model) -> int:
+        return int(model.config.text_config.max_position_embeddings)
 
 
 def _model_source(model_id: str) -> str:

@@ -24,6 +24,7 @@ class Settings:
     qdrant_api_key: str | None = field(default=None, repr=False)
     collection: str = "ads"
     device: str = "auto"
+    precision: str = "auto"  # fp32, bf16, int8, or auto: the fastest that stays faithful (src/precision.py)
     batch_size: int = 32
     cache_dir: Path = Path(".cache")
     ocr: bool = True
@@ -39,6 +40,7 @@ class Settings:
         "qdrant_api_key": "QDRANT_API_KEY",
         "collection": "COLLECTION",
         "device": "DEVICE",
+        "precision": "PRECISION",
         "batch_size": "BATCH_SIZE",
         "cache_dir": "CACHE_DIR",
         "ocr": "OCR",
@@ -73,6 +75,8 @@ class Settings:
             else:
                 converted[name] = str(value)
         settings = replace(settings, **converted)
+        if settings.precision not in ("auto", "fp32", "bf16", "int8"):
+            raise SettingsError(f"PRECISION must be auto, fp32, bf16 or int8, not {settings.precision!r}")
         if settings.device not in ("auto", "cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
             raise SettingsError(f"DEVICE must be auto, cpu, cuda or mps, not {settings.device!r}")
         return settings
