@@ -7,6 +7,9 @@ import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
+from typing import Sequence
+
+import numpy as np
 
 from src.embedding import ClipEmbedder
 from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Store
@@ -14,6 +17,7 @@ from src.terms import query_vector, terms
 
 MAX_QUERY_CHARS = 300
 MAX_K = 100
+MAX_OFFSET = 1000  # paging deeper than this is not browsing any more
 DEFAULT_K = 12
 SNIPPET_CHARS = 140
 # image: what the picture shows (CLIP). text: what the ad says (OCR: exact words and their meaning).
@@ -36,6 +40,18 @@ class SearchResult:
     height: int | None
     text: str = ""
     snippet: tuple[tuple[str, bool], ...] = ()  # (piece of OCR text, matches a query word)
+    similar: int = 0  # near-duplicates folded into this result
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a combined query: a text, an image's CLIP vector (embedded by the caller), or an
+    indexed image by point id. A negative weight pulls the results away from the part."""
+
+    text: str | None = None
+    vector: tuple[float, ...] | None = None
+    point_id: str | None = None
+    weight: float = 1.0
 
 
 def clean_query(text: str | None) -> str:
@@ -85,6 +101,23 @@ def matching_words(words: list, query: str) -> list:
     return [word for word in words if wanted & set(terms(word.text))]
 
 
+def collapse_near_duplicates(hits: list, threshold: float) -> list[tuple]:
+    """(hit, how many near-duplicates were folded into it), keeping the best of each group in order."""
+    kept: list[list] = []  # [hit, unit image vector or None, count]
+    for hit in hits:
+        vector = hit.vector
+        match = None
+        if vector is not None:
+            vector = np.asarray(vector)
+            match = next((group for group in kept if group[1] is not None
+                          and float(np.dot(group[1], vector)) >= threshold), None)
+        if match is not None:
+            match[2] += 1
+        else:
+            kept.append([hit, vector, 0])
+    return [(hit, count) for hit, _, count in kept]
+
+
 class Searcher:
     def __init__(self, embedder: ClipEmbedder, store: Store, cache_size: int = 512):
         self.embedder = embedder
@@ -100,40 +133,81 @@ class Searcher:
         mode: str | None = DEFAULT_MODE,
         where: dict | None = None,
         words_only: bool = False,
+        parts: Sequence[Part] = (),
+        offset: int = 0,
+        min_score: float | None = None,
+        collapse: float | None = None,
     ) -> list[SearchResult]:
-        """where: payload filters, e.g. {"category": "coffee", "has_text": True}.
-        words_only: match the words of the ads alone (BM25), for when there is no CLIP model."""
-        query = clean_query(query)
+        """Ranked results of a text query and/or weighted parts (texts, images, indexed images; a negative
+        weight pulls away from a part).
+
+        where: payload filters, e.g. {"category": "coffee", "has_text": True}. words_only: match the
+        words of the ads alone (BM25), for when there is no CLIP model. offset: results to skip (paging).
+        min_score: a cosine cut-off on the picture and text vectors. collapse: fold results whose image
+        vectors are at least this similar to a better result into it, with a count.
+        """
+        parts = ([Part(text=clean_query(query))] if clean_query(query) else []) + list(parts)
         k = check_k(k)
         mode = check_mode(mode)
-        if not query:
+        if not 0 <= offset <= MAX_OFFSET:
+            raise QueryError(f"offset must be between 0 and {MAX_OFFSET}, not {offset}")
+        if not parts:
             return []
-        channels = self._words(query) if words_only else self._channels(query, mode)
-        hits = self.store.search(channels, limit=k, where=where)
+        if not any(part.weight > 0 for part in parts):
+            raise QueryError("a query needs at least one part with a positive weight")
+        words = " ".join(part.text for part in parts if part.text and part.weight > 0)
+        if words_only:
+            if any(part.text is None for part in parts):
+                raise QueryError("searching by image needs the image model, which is not loaded")
+            channels = self._words(words)
+        else:
+            channels = self._channels(parts, words, mode)
+        # Folding near-duplicates shortens the page: ask for more, keep k (folding works within a page).
+        limit = min(2 * k, MAX_K) if collapse is not None else k
+        hits = self.store.search(channels, limit=limit, offset=offset, where=where, min_score=min_score,
+                                 with_vectors=collapse is not None)
+        grouped = collapse_near_duplicates(hits, collapse)[:k] if collapse is not None else [(h, 0) for h in hits]
         return [
             SearchResult(
-                rank=rank,
+                rank=offset + rank,
                 score=hit.score,
                 id=hit.id,
                 path=hit.payload.get("path", ""),
                 width=hit.payload.get("width"),
                 height=hit.payload.get("height"),
                 text=hit.payload.get("text", ""),
-                snippet=snippet(hit.payload.get("text", ""), query),
+                snippet=snippet(hit.payload.get("text", ""), words),
+                similar=similar,
             )
-            for rank, hit in enumerate(hits, start=1)
+            for rank, (hit, similar) in enumerate(grouped, start=1)
         ]
 
-    def _channels(self, query: str, mode: str) -> dict:
-        """The query vectors for each channel of the mode: one text encoding serves both dense ones."""
-        vector = self._text_vector(query)
+    def _channels(self, parts: Sequence[Part], words: str, mode: str) -> dict:
+        """The query vectors for each channel of the mode: the parts' weighted sum of CLIP vectors serves
+        both dense channels (one text encoding a query); BM25 takes the positive words."""
+        vector = self._combined_vector(parts)
         channels = {}
         if mode in ("image", "hybrid"):
             channels[IMAGE_VECTOR] = vector
-        if mode in ("text", "hybrid"):
+        if mode in ("text", "hybrid") and words:
             channels[TEXT_VECTOR] = vector
-            channels |= self._words(query)
+            channels |= self._words(words)
         return channels
+
+    def _combined_vector(self, parts: Sequence[Part]) -> list[float]:
+        total = None
+        for part in parts:
+            if part.text is not None:
+                vector = np.asarray(self._text_vector(part.text))
+            elif part.point_id is not None:
+                vector = np.asarray(self.store.vector(part.point_id))
+            else:
+                vector = np.asarray(part.vector)
+            total = part.weight * vector if total is None else total + part.weight * vector
+        norm = float(np.linalg.norm(total))
+        if norm < 1e-6:
+            raise QueryError("the parts of the query cancel each other out")
+        return (total / norm).tolist()
 
     @staticmethod
     def _words(query: str) -> dict:
