@@ -69,6 +69,7 @@ class Hit:
     id: str
     score: float
     payload: dict
+    vector: list[float] | None = None  # the image vector, when asked for
 
 
 class Store:
@@ -130,16 +131,24 @@ class Store:
     # -- points --------------------------------------------------------------------------------
     def file_records(self) -> dict[str, dict]:
         """point id -> the payload fields that describe its files on disk."""
-        records: dict[str, dict] = {}
-        offset = None
         with self._errors("read the indexed files"):
-            while True:
-                points, offset = self.client.scroll(
-                    self.collection, limit=1000, offset=offset, with_payload=FILE_FIELDS, with_vectors=False
-                )
-                records.update((str(p.id), p.payload or {}) for p in points)
-                if offset is None:
-                    return records
+            return {str(p.id): p.payload or {} for p in self._scroll(with_payload=FILE_FIELDS, with_vectors=False)}
+
+    def points(self, vector: str | None = None) -> list[tuple[str, dict, list[float] | None]]:
+        """Every point as (id, payload, its dense `vector` or None): the collection overview (/EDA)."""
+        with self._errors("read the collection"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            found = self._scroll(with_payload=True, with_vectors=[vector] if vector else False)
+            return [(str(p.id), p.payload or {}, (p.vector or {}).get(vector) if vector else None) for p in found]
+
+    def _scroll(self, **what) -> Iterator[models.Record]:
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.collection, limit=1000, offset=offset, **what)
+            yield from points
+            if offset is None:
+                return
 
     def by_path(self, path: str) -> Hit | None:
         """The point whose shown file is path (the result view)."""
@@ -187,11 +196,25 @@ class Store:
         with self._errors("delete points"):
             self.client.delete(self.collection, points_selector=models.PointIdsList(points=point_ids), wait=True)
 
-    def search(self, channels: dict, limit: int, offset: int = 0, where: dict | None = None) -> list[Hit]:
+    def search(
+        self,
+        channels: dict,
+        limit: int,
+        offset: int = 0,
+        where: dict | None = None,
+        min_score: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[Hit]:
         """One query_points call. channels: vector name -> query vector (dense list, or (indices, values)
         for BM25_VECTOR). One channel ranks by its own score (cosine for dense); several are fused by
-        Reciprocal Rank Fusion in the engine. where: payload field -> required value."""
+        Reciprocal Rank Fusion in the engine. where: payload field -> required value. min_score: the
+        lowest cosine a dense channel lets through (BM25 scores have no fixed scale and are not cut)."""
         query_filter = _filter(where)
+
+        def threshold(name: str) -> float | None:
+            return min_score if name in DENSE_VECTORS else None
+
+        vectors = [IMAGE_VECTOR] if with_vectors and self.state().has_images else False
         with self._errors("search"):
             if not self.client.collection_exists(self.collection) or not channels:
                 return []
@@ -199,20 +222,31 @@ class Store:
                 (name, vector), = channels.items()
                 response = self.client.query_points(
                     self.collection, query=_query_vector(vector), using=name, query_filter=query_filter,
-                    limit=limit, offset=offset, with_payload=True,
+                    score_threshold=threshold(name), limit=limit, offset=offset, with_payload=True,
+                    with_vectors=vectors,
                 )
             else:
                 depth = max(PREFETCH_DEPTH, 2 * (limit + offset))  # RRF needs each list deeper than the page
                 response = self.client.query_points(
                     self.collection,
                     prefetch=[
-                        models.Prefetch(query=_query_vector(vector), using=name, filter=query_filter, limit=depth)
+                        models.Prefetch(query=_query_vector(vector), using=name, filter=query_filter, limit=depth,
+                                        score_threshold=threshold(name))
                         for name, vector in channels.items()
                     ],
                     query=models.FusionQuery(fusion=models.Fusion.RRF),
-                    limit=limit, offset=offset, with_payload=True,
+                    limit=limit, offset=offset, with_payload=True, with_vectors=vectors,
                 )
-        return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
+        return [Hit(str(p.id), float(p.score), p.payload or {}, (p.vector or {}).get(IMAGE_VECTOR) if vectors else None)
+                for p in response.points]
+
+    def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
+        """A point's stored vector ("more like this"); raises KeyError if there is none."""
+        with self._errors("read a point"):
+            found = self.client.retrieve(self.collection, ids=[point_id], with_payload=False, with_vectors=[name])
+        if not found or not (found[0].vector or {}).get(name):
+            raise KeyError(point_id)
+        return found[0].vector[name]
 
     # -- errors --------------------------------------------------------------------------------
     @contextlib.contextmanager
