@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
+from src import eda
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import ImageError, resolve_inside
 from src.search import DEFAULT_K, DEFAULT_MODE, MAX_K, MODES, QueryError, Searcher, SearchResult, matching_words
@@ -42,7 +43,7 @@ class Backend:
 
     def __init__(self, settings: Settings, embedder: ClipEmbedder | None = None):
         self.settings = settings
-        self.embedder = embedder or ClipEmbedder(settings.clip_model, settings.device)
+        self.embedder = embedder or ClipEmbedder.from_settings(settings)
         self.model_error: str | None = None
         self._store: Store | None = None
         self._searcher: Searcher | None = None
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
             "id": backend.settings.clip_model,
             "loaded": backend.embedder.loaded,
             "device": backend.embedder.device,
+            "precision": backend.embedder.precision.precision if backend.embedder.precision else None,
             "error": backend.model_error,
             "search": "words in the ads only" if backend.model_error else "picture and text",
         }
@@ -206,6 +208,27 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         except ImageError as exc:
             raise HTTPException(415, f"cannot make a thumbnail: {exc}") from None
         return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
+
+    # -- /EDA: what is in the collection; src/eda.py computes, draws and caches it ---------------
+    @app.get("/eda", include_in_schema=False)
+    def eda_alias() -> RedirectResponse:
+        return RedirectResponse("/EDA")
+
+    @app.get("/EDA", response_class=HTMLResponse, summary="What is in the collection: figures and key numbers")
+    def eda_page(request: Request, refresh: bool = False):
+        return render_eda(request, refresh, partial=False)
+
+    @app.get("/EDA/sections", response_class=HTMLResponse, summary="The /EDA sections, computed afresh (HTMX)")
+    def eda_sections(request: Request):
+        return render_eda(request, refresh=True, partial=True)
+
+    def render_eda(request: Request, refresh: bool, partial: bool):
+        try:
+            page = eda.page(backend.settings, backend.store(), refresh=refresh)
+        except StoreUnavailable:
+            backend.forget_store()
+            raise
+        return templates.TemplateResponse(request, "eda.html", {"p": page, "s": page.summary, "partial": partial})
 
     _install_error_handlers(app, templates)
     return app

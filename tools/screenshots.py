@@ -2,6 +2,7 @@
 
     python main.py serve --port 8000 &
     python tools/screenshots.py --url http://127.0.0.1:8000 --query "coffee"
+    python tools/screenshots.py --url http://127.0.0.1:8000 --eda    # the /EDA page instead
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--query", default="coffee")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--eda", action="store_true", help="the /EDA page: eda.png (all of it), eda-map.png")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.eda:
+        return eda_shots(args.url, args.out)
     page_url = f"{args.url}/index?{urlencode({'q': args.query, 'k': 12})}"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
@@ -37,6 +41,18 @@ def main() -> None:
             page.screenshot(path=args.out / name)
             print(f"wrote {args.out / name}")
             page.close()
+        browser.close()
+
+
+def eda_shots(url: str, out: Path) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"{url}/EDA", timeout=120_000)  # the first load computes the overview
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=out / "eda.png", full_page=True)
+        page.locator("#map").screenshot(path=out / "eda-map.png")  # the section the README shows
+        print(f"wrote {out / 'eda.png'} and {out / 'eda-map.png'}")
         browser.close()
 
 

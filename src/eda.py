@@ -1,0 +1,402 @@
+"""What is in the image collection: the numbers behind the /EDA page and EDA.ipynb.
+
+collect() reads the indexed points (payloads, and the image vectors when there are any) and the image
+files, decoded small, into an Overview; src/eda_figures.py draws it. page() adds the figures and keeps
+the result per state of the index, in memory and under CACHE_DIR/eda/, so only a changed index is
+computed again.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import threading
+import time
+import warnings
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from src.atomic import write_atomically
+from src.images import ImageError, decode_image, resolve_inside
+from src.settings import Settings
+from src.store import IMAGE_VECTOR, Store
+from src.terms import terms
+
+# Bump when what is computed or drawn changes: pages cached by an older version are then redone.
+EDA_VERSION = 1
+PIXEL_SIDE = 64  # images are decoded this small for brightness, colours and the map's thumbnails
+MAP_THUMB_SIDE = 48
+DUPLICATE_COSINE = 0.95  # image vectors at least this similar are listed as near-duplicates
+PALETTE_SIZE = 5  # dominant colours per category
+TOP_WORDS = 20
+TOP_BRANDS = 15
+# Words too common in any ad to say anything about this collection.
+STOPWORDS = frozenset(
+    "the and for with from your you our all any new now get off just only more are was has have this that "
+    "its into out not but can per one two each more most than then".split()
+)
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]{2,}\b")
+
+
+@dataclass
+class ImageStats:
+    path: str
+    category: str
+    folder: str
+    width: int
+    height: int
+    bytes: int
+    format: str
+    has_text: bool
+    words: int  # in the OCR text
+    brightness: float | None = None  # mean luma, 0-1; None when the file could not be read
+    colourfulness: float | None = None  # Hasler and Süsstrunk's metric on 0-255 RGB
+
+
+@dataclass
+class Overview:
+    collection: str
+    model: str | None  # of the image vectors; None when indexed without one
+    images: list[ImageStats]
+    copies: int  # files whose content another file already shows (one point for all)
+    unreadable: list[tuple[str, str]]  # (path, reason) of files the pixel statistics could not read
+    palettes: dict[str, list[tuple[str, float]]]  # "all" and each category -> (#rrggbb, share of pixels)
+    top_words: list[tuple[str, int]]  # (word, ads whose text has it)
+    brands: list[tuple[str, int, int]]  # (brand, ads, of which the OCR text names the brand)
+    brand_source: str  # "labels.csv", or "capitalised words" when there are no labels
+    nearest: np.ndarray | None = None  # per vector: cosine to its most similar other image
+    duplicates: list[tuple[str, str, float]] = field(default_factory=list)  # most similar first
+    map_paths: list[str] = field(default_factory=list)
+    map_xy: np.ndarray | None = None  # PCA of the image vectors, one row per map_paths
+    explained: tuple[float, float] = (0.0, 0.0)  # share of the variance along each map axis
+    vector_note: str | None = None  # why there are no near-duplicates or map
+    thumbs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # path -> small RGB, for the map
+
+    @property
+    def count(self) -> int:
+        return len(self.images)
+
+    def tally(self, attribute: str) -> list[tuple[str, int]]:
+        """(value, images) of an ImageStats field, most common first."""
+        return _most_common(Counter(getattr(i, attribute) for i in self.images))
+
+
+@dataclass
+class EdaPage:
+    """What the /EDA page shows; plain JSON-able values, so it can be cached on disk."""
+
+    points: int
+    summary: dict = field(default_factory=dict)
+    figures: dict[str, str] = field(default_factory=dict)  # section -> inline SVG
+    duplicates: list[tuple[str, str, float]] = field(default_factory=list)
+    seconds: float = 0.0  # how long computing it took
+    source: str = "computed"  # or "memory" / "disk": where this answer came from
+
+
+# -- the numbers ---------------------------------------------------------------------------------
+def collect(settings: Settings, store: Store) -> Overview:
+    """Everything the overview shows, from the store and the image files. Raises StoreUnavailable."""
+    state = store.state()
+    points = store.points(IMAGE_VECTOR if state.has_images else None)
+    images = [_image_stats(payload) for _, payload, _ in points]
+    texts = [payload.get("text") or "" for _, payload, _ in points]
+    pixels = _pixel_stats(settings.dataset_dir, images)
+    brands, source = brand_counts(settings.dataset_dir, images, texts)
+    overview = Overview(
+        collection=settings.collection,
+        model=state.model,
+        images=images,
+        copies=sum(len(payload.get("duplicates") or []) for _, payload, _ in points),
+        unreadable=pixels.unreadable,
+        palettes=pixels.palettes,
+        top_words=top_words(texts),
+        brands=brands,
+        brand_source=source,
+        thumbs=pixels.thumbs,
+    )
+    with_vectors = [(payload.get("path", ""), vector) for _, payload, vector in points if vector is not None]
+    if len(with_vectors) < 2:
+        overview.vector_note = (
+            "The collection holds no image vectors (it was indexed without a CLIP model): run index with "
+            "CLIP_MODEL set to see near-duplicates and the map." if not state.has_images
+            else "Fewer than two images have image vectors: nothing to compare or map."
+        )
+        return overview
+    paths = [path for path, _ in with_vectors]
+    matrix = np.asarray([vector for _, vector in with_vectors], dtype=np.float32)
+    overview.nearest, pairs = near_duplicates(matrix)
+    overview.duplicates = [(paths[i], paths[j], score) for i, j, score in pairs]
+    overview.map_paths = paths
+    overview.map_xy, overview.explained = pca_2d(matrix)
+    return overview
+
+
+def summary(o: Overview) -> dict:
+    """The key numbers, for the page's text and the notebook."""
+    sizes = np.array([[i.width, i.height, i.bytes] for i in o.images], dtype=float).reshape(-1, 3)
+    aspect = sizes[:, 0] / np.maximum(sizes[:, 1], 1)
+    with_text = [i for i in o.images if i.has_text]
+    measured = [i for i in o.images if i.brightness is not None]
+    labelled = sum(n for _, n, _ in o.brands)
+    return {
+        "images": o.count,
+        "files": o.count + o.copies,
+        "copies": o.copies,
+        "categories": len(o.tally("category")),
+        "folders": len(o.tally("folder")),
+        "formats": dict(o.tally("format")),
+        "median_width": _median(sizes[:, 0]),
+        "median_height": _median(sizes[:, 1]),
+        "min_side": int(sizes[:, :2].min()) if o.count else 0,
+        "max_side": int(sizes[:, :2].max()) if o.count else 0,
+        "landscape": int((aspect > 1.05).sum()),
+        "portrait": int((aspect < 1 / 1.05).sum()),
+        "square": int(((aspect >= 1 / 1.05) & (aspect <= 1.05)).sum()),
+        "median_kb": round(_median(sizes[:, 2]) / 1024, 1),
+        "total_mb": round(float(sizes[:, 2].sum()) / 2**20, 1),
+        "median_brightness": round(_median([i.brightness for i in measured]), 2),
+        "median_colourfulness": round(_median([i.colourfulness for i in measured]), 1),
+        "unreadable": len(o.unreadable),
+        "with_text": len(with_text),
+        "text_share": round(len(with_text) / o.count, 3) if o.count else 0.0,
+        "median_words": _median([i.words for i in with_text]),
+        "top_words": [word for word, _ in o.top_words[:8]],
+        "brand_source": o.brand_source,
+        "brands": len(o.brands),
+        "brand_read_share": round(sum(r for _, _, r in o.brands) / labelled, 3) if labelled else None,
+        "vectors": len(o.map_paths),
+        "duplicate_threshold": DUPLICATE_COSINE,
+        "duplicate_pairs": len(o.duplicates),
+        "median_nearest": round(_median(o.nearest), 3) if o.nearest is not None else None,
+        "explained": [round(float(v), 3) for v in o.explained],
+        "vector_note": o.vector_note,
+        "model": o.model,
+    }
+
+
+def hasler_susstrunk(rgb: np.ndarray) -> float:
+    """Colourfulness of an RGB array (0-255): 0 for greys, about 100+ for vivid images (Hasler and
+    Süsstrunk 2003, 'Measuring colourfulness in natural images')."""
+    r, g, b = (rgb[..., c].astype(np.float64) for c in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def brightness(rgb: np.ndarray) -> float:
+    """Mean luma (ITU-R BT.601 weights), 0 for black to 1 for white."""
+    return float((rgb[..., :3].astype(np.float64) @ [0.299, 0.587, 0.114]).mean() / 255)
+
+
+def dominant_colours(pixels: np.ndarray, k: int = PALETTE_SIZE) -> list[tuple[str, float]]:
+    """(#rrggbb, share) of the k main colours of an (n, 3) array of RGB pixels, largest share first:
+    k-means, seeded, so the same pixels always give the same palette."""
+    from scipy.cluster.vq import kmeans2
+
+    data = pixels.reshape(-1, 3).astype(np.float64)
+    k = min(k, len(np.unique(data, axis=0)))
+    if k == 0:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "one of the clusters is empty" on flat images: the rest still count
+        centres, labels = kmeans2(data, k, seed=0, minit="++")
+    shares = np.bincount(labels, minlength=k) / len(labels)
+    order = np.argsort(-shares)
+    return [("#%02x%02x%02x" % tuple(np.clip(centres[i], 0, 255).round().astype(int)), round(float(shares[i]), 4))
+            for i in order if shares[i] > 0]
+
+
+def near_duplicates(matrix: np.ndarray, threshold: float = DUPLICATE_COSINE, block: int = 1024
+                    ) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
+    """Each row's cosine to its most similar other row, and the pairs (i < j) at or above threshold,
+    most similar first. Compared block by block, so memory stays at block x n."""
+    unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    nearest = np.empty(len(unit), dtype=np.float32)
+    pairs: list[tuple[int, int, float]] = []
+    for start in range(0, len(unit), block):
+        sims = unit[start:start + block] @ unit.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, rows + start] = -np.inf  # an image is not its own duplicate
+        nearest[start:start + block] = sims.max(axis=1)
+        for i, j in zip(*np.nonzero(sims >= threshold)):
+            if start + i < j:
+                pairs.append((int(start + i), int(j), round(float(sims[i, j]), 4)))
+    return nearest, sorted(pairs, key=lambda p: -p[2])
+
+
+def pca_2d(matrix: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """The rows projected on their two main axes, and each axis's share of the variance."""
+    centred = matrix - matrix.mean(axis=0)
+    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
+    axes = axes[:2] * np.sign(axes[:2][[0, 1], np.abs(axes[:2]).argmax(axis=1)])[:, None]  # the same signs every run
+    variance = singular**2
+    share = variance[:2] / variance.sum() if variance.sum() else np.zeros(2)
+    xy = centred @ axes.T
+    return xy, (float(share[0]), float(share[1]))
+
+
+def top_words(texts: list[str], limit: int = TOP_WORDS) -> list[tuple[str, int]]:
+    """The words in most ads (each ad counts a word once); numbers and very common words left out."""
+    counts = Counter()
+    for text in texts:
+        counts.update({t for t in terms(text) if t.isalpha() and len(t) > 2 and t not in STOPWORDS})
+    return _most_common(counts)[:limit]
+
+
+def brand_counts(folder: Path, images: list[ImageStats], texts: list[str]
+                 ) -> tuple[list[tuple[str, int, int]], str]:
+    """(brand, ads, ads whose OCR text names it) and where the brands came from: labels.csv's brand
+    column when the folder has one, else the capitalised words found in most ads."""
+    labels = read_label_column(folder, "brand")
+    if labels:
+        ads, read = Counter(), Counter()
+        for image, text in zip(images, texts):
+            brand = labels.get(image.path)
+            if brand:
+                ads[brand] += 1
+                read[brand] += set(terms(brand)) <= set(terms(text))
+        return [(b, n, read[b]) for b, n in _most_common(ads)[:TOP_BRANDS]], "labels.csv"
+    found = Counter(word for text in texts for word in set(_CAPITALISED.findall(text)) if word.lower() not in STOPWORDS)
+    return [(word, n, n) for word, n in _most_common(found)[:TOP_BRANDS]], "capitalised words"
+
+
+def read_label_column(folder: Path, column: str) -> dict[str, str]:
+    """file -> the column's value in the folder's labels.csv; empty when there is none."""
+    try:
+        with open(Path(folder) / "labels.csv", newline="", encoding="utf-8") as handle:
+            return {row["file"]: row[column] for row in csv.DictReader(handle) if row.get("file") and row.get(column)}
+    except (OSError, KeyError, csv.Error, UnicodeDecodeError):
+        return {}
+
+
+# -- the page, cached ----------------------------------------------------------------------------
+_memory: dict[str, EdaPage] = {}  # fingerprint -> page; only the latest state is kept
+_lock = threading.Lock()  # one computation at a time: a second request waits and then hits the cache
+
+
+def page(settings: Settings, store: Store, refresh: bool = False) -> EdaPage:
+    """The /EDA page for the index as it is now: from memory, else from CACHE_DIR/eda/, else computed
+    (and drawn) afresh; refresh=True always computes. Raises StoreUnavailable."""
+    records = store.file_records() if store.count() else {}
+    if not records:
+        return EdaPage(points=0)
+    key = fingerprint(settings, store, records)
+    disk = Path(settings.cache_dir) / "eda" / f"{key}.json"
+    with _lock:
+        if not refresh and key in _memory:
+            return _replace_source(_memory[key], "memory")
+        if not refresh and (cached := _read(disk)) is not None:
+            _memory.clear()
+            _memory[key] = cached
+            return _replace_source(cached, "disk")
+        from src import eda_figures  # matplotlib only when something is drawn
+
+        started = time.perf_counter()
+        overview = collect(settings, store)
+        result = EdaPage(
+            points=overview.count,
+            summary=summary(overview),
+            figures=eda_figures.page_figures(overview),
+            duplicates=overview.duplicates[:24],
+        )
+        result.seconds = round(time.perf_counter() - started, 2)
+        for old in disk.parent.glob("*.json"):  # an older state's page is never shown again
+            old.unlink(missing_ok=True)
+        write_atomically(disk, json.dumps(asdict(result)).encode())
+        _memory.clear()
+        _memory[key] = result
+        return result
+
+
+def fingerprint(settings: Settings, store: Store, records: dict[str, dict]) -> str:
+    """Changes whenever what the page shows could: the points' files, content and OCR version (from
+    their payloads), the model, the labels, and this module's version."""
+    state = store.state()
+    labels = Path(settings.dataset_dir) / "labels.csv"
+    stamp = (labels.stat().st_size, labels.stat().st_mtime_ns) if labels.is_file() else None
+    described = json.dumps(
+        [EDA_VERSION, settings.collection, str(Path(settings.dataset_dir).resolve()), state.model, state.dim,
+         stamp, sorted(records.items())],
+        sort_keys=True, default=str,
+    )
+    return hashlib.sha256(described.encode()).hexdigest()[:32]
+
+
+def _read(path: Path) -> EdaPage | None:
+    try:
+        return EdaPage(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None  # missing or damaged: computed again
+
+
+def _replace_source(cached: EdaPage, source: str) -> EdaPage:
+    return EdaPage(**{**cached.__dict__, "source": source})
+
+
+# -- reading the files ---------------------------------------------------------------------------
+@dataclass
+class _Pixels:
+    unreadable: list[tuple[str, str]]
+    palettes: dict[str, list[tuple[str, float]]]
+    thumbs: dict[str, np.ndarray]
+
+
+def _image_stats(payload: dict) -> ImageStats:
+    text = payload.get("text") or ""
+    return ImageStats(
+        path=payload.get("path", ""),
+        category=payload.get("category") or "(none)",
+        folder=payload.get("folder") or "(top)",
+        width=int(payload.get("width") or 0),
+        height=int(payload.get("height") or 0),
+        bytes=int(payload.get("bytes") or 0),
+        format=payload.get("format") or "unknown",
+        has_text=bool(payload.get("has_text")),
+        words=len(text.split()),
+    )
+
+
+def _pixel_stats(folder: Path, images: list[ImageStats]) -> _Pixels:
+    """Decode every image small (in threads: Pillow decodes outside the GIL) and fill in its brightness
+    and colourfulness; pool 16 x 16 samples per category for the dominant colours."""
+
+    def small(image: ImageStats) -> np.ndarray | str:
+        source = resolve_inside(folder, image.path)
+        if source is None:
+            return "file missing from the image folder"
+        try:
+            return np.asarray(decode_image(source, min_side=PIXEL_SIDE).image)
+        except ImageError as exc:
+            return str(exc)
+
+    from PIL import Image
+
+    unreadable, thumbs, samples = [], {}, {}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for image, rgb in zip(images, pool.map(small, images)):
+            if isinstance(rgb, str):
+                unreadable.append((image.path, rgb))
+                continue
+            image.brightness, image.colourfulness = round(brightness(rgb), 4), round(hasler_susstrunk(rgb), 2)
+            picture = Image.fromarray(rgb)
+            samples.setdefault(image.category, []).append(np.asarray(picture.resize((16, 16))).reshape(-1, 3))
+            picture.thumbnail((MAP_THUMB_SIDE, MAP_THUMB_SIDE))
+            thumbs[image.path] = np.asarray(picture)
+    palettes = {"all": dominant_colours(np.concatenate([s for group in samples.values() for s in group]))} if samples else {}
+    palettes |= {category: dominant_colours(np.concatenate(group)) for category, group in sorted(samples.items())}
+    return _Pixels(unreadable, palettes, thumbs)
+
+
+def _most_common(counts: Counter) -> list[tuple[str, int]]:
+    """Most common first; ties in alphabetical order, so every run lists them alike."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _median(values) -> float:
+    values = [v for v in values if v is not None]
+    return float(np.median(values)) if len(values) else 0.0
