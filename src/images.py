@@ -7,6 +7,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -94,7 +95,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def decode_image(path: Path, min_side: int | None = None) -> DecodedImage:
+def decode_image(path: Path | BinaryIO, min_side: int | None = None) -> DecodedImage:
     """Decode an image upright in RGB.
 
     With min_side, the image is shrunk so its shorter side is min_side (never enlarged): the model sees

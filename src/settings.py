@@ -26,6 +26,7 @@ class Settings:
     device: str = "auto"
     precision: str = "auto"  # fp32, bf16, int8, or auto: the fastest that stays faithful (src/precision.py)
     batch_size: int = 32
+    collapse_cosine: float = 0.97  # results this similar to a better one fold into it (the page can turn it off)
     cache_dir: Path = Path(".cache")
     ocr: bool = True
     ocr_langs: str = "eng"  # tesseract languages, e.g. "eng+deu"
@@ -42,6 +43,7 @@ class Settings:
         "device": "DEVICE",
         "precision": "PRECISION",
         "batch_size": "BATCH_SIZE",
+        "collapse_cosine": "COLLAPSE_COSINE",
         "cache_dir": "CACHE_DIR",
         "ocr": "OCR",
         "ocr_langs": "OCR_LANGS",
@@ -70,6 +72,8 @@ class Settings:
                 converted[name] = Path(value)
             elif name == "batch_size":
                 converted[name] = _positive_int("BATCH_SIZE", value)
+            elif name == "collapse_cosine":
+                converted[name] = _fraction("COLLAPSE_COSINE", value)
             elif name == "ocr":
                 converted[name] = _switch("OCR", value)
             else:
@@ -90,6 +94,16 @@ class Settings:
         if self.uses_server:
             return f"Qdrant server at {self.qdrant_url}"
         return f"embedded Qdrant at {self.qdrant_path}"
+
+
+def _fraction(name: str, value) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a number from 0 to 1, not {value!r}") from None
+    if not 0 <= number <= 1:
+        raise SettingsError(f"{name} must be from 0 to 1, not {number}")
+    return number
 
 
 def _switch(name: str, value) -> bool:

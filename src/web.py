@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
+import uuid
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -18,8 +20,19 @@ from starlette.exceptions import HTTPException
 
 from src import eda
 from src.embedding import ClipEmbedder, ModelUnavailable
-from src.images import ImageError, resolve_inside
-from src.search import DEFAULT_K, DEFAULT_MODE, MAX_K, MODES, QueryError, Searcher, SearchResult, matching_words
+from src.images import ImageError, decode_image, resolve_inside
+from src.search import (
+    DEFAULT_K,
+    DEFAULT_MODE,
+    MAX_K,
+    MODES,
+    Part,
+    QueryError,
+    Searcher,
+    SearchResult,
+    clean_query,
+    matching_words,
+)
 from src.settings import Settings
 from src.store import Store, StoreUnavailable
 from src.text_cache import TextCache
@@ -28,6 +41,8 @@ from src.thumbnails import thumbnail
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 K_CHOICES = (12, 24, 48, 96)
+NEGATIVE_WEIGHT = 0.5  # "minus night": pull away from it, but less than towards what is asked for
+MAX_QUERY_IMAGE_BYTES = 20_000_000
 SECURITY_HEADERS = {
     # Only this app's own scripts, styles and images: a query or file name can never run code.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
@@ -103,39 +118,38 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def run_search(
-        q: str | None, k: str | int | None, mode: str | None, category: str = "", has_text: bool = False
-    ) -> list[SearchResult]:
+    def run_search(form: "SearchForm", image: bytes | None = None) -> list[SearchResult]:
         """The one search call behind the page and the API; raises the errors both render."""
-        k_value = _parse_k(k)
-        where = ({"category": category} if category else {}) | ({"has_text": True} if has_text else {})
         if not backend.embedder.loaded and not backend.model_error:
             backend.load_model()  # waits for the start-up load, so the first search knows how it went
         try:
             # Without a model, or with a collection indexed without one, the words of the ads still match.
             words_only = bool(backend.model_error) or not backend.store().state().has_images
-            return backend.searcher().search(q, k_value, mode, where=where, words_only=words_only)
+            parts = form.parts() + ([Part(vector=_image_query_vector(backend, image))] if image else [])
+            return backend.searcher().search(
+                form.q, form.k_value(), form.mode, where=form.where(), words_only=words_only, parts=parts,
+                offset=form.offset_value(), min_score=form.min_score_value(),
+                collapse=None if form.show_duplicates or words_only else backend.settings.collapse_cosine,
+            )
         except StoreUnavailable:
             backend.forget_store()
             raise
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/index")
-
-    @app.get("/index", response_class=HTMLResponse, summary="Search page")
-    def index_page(request: Request, q: str = "", k: str = str(DEFAULT_K), mode: str = DEFAULT_MODE,
-                   category: str = "", has_text: str = ""):
-        context = {"q": q, "k": k, "k_choices": K_CHOICES, "mode": mode, "modes": MODES, "category": category,
-                   "has_text": bool(has_text), "results": [], "error": None, "searched": False}
+    def search_page(request: Request, form: "SearchForm", image: bytes | None = None):
+        context = {"f": form, "k_choices": K_CHOICES, "modes": MODES, "results": [], "error": None,
+                   "searched": form.searched or bool(image)}
         status = 200
         try:
-            context["results"] = run_search(q, k, mode, category, bool(has_text))
-            context["searched"] = bool(q.strip())
+            context["results"] = run_search(form, image)
         except QueryError as exc:
             status, context["error"] = 422, str(exc)
         except (StoreUnavailable, ModelUnavailable) as exc:
             status, context["error"] = 503, str(exc)
+        k = form.k_value() if status == 200 else DEFAULT_K
+        if len(context["results"]) == k and not image:
+            context["more_url"] = "/index?" + form.query_string(offset=form.offset_value() + k)
+        if request.headers.get("X-Results") == "more":  # "load more": just the next cards
+            return templates.TemplateResponse(request, "_cards.html", context, status_code=status)
         partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
         if not partial:
             context["model_error"] = backend.model_error or _text_only_reason(backend)
@@ -145,20 +159,40 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
             request, "_results.html" if partial else "index.html", context, status_code=status
         )
 
-    @app.get("/api/search", summary="Search by text; the same results as /index, as JSON")
-    def api_search(q: str = "", k: int = DEFAULT_K, mode: str = DEFAULT_MODE, category: str = "",
-                   has_text: bool = False):
-        results = run_search(q, k, mode, category, has_text)
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/index")
+
+    @app.get("/index", response_class=HTMLResponse, summary="Search page")
+    def index_page(request: Request, form: SearchForm = Depends()):
+        return search_page(request, form)
+
+    @app.post("/index", response_class=HTMLResponse, summary="Search page, querying with an image")
+    async def index_image_query(request: Request, form: SearchForm = Depends(), image: UploadFile | None = None):
+        return search_page(request, form, await _read_query_image(image))
+
+    def api_results(form: "SearchForm", results: list[SearchResult]) -> dict:
         return {
-            "query": q,
-            "k": k,
-            "mode": mode,
-            "filters": {"category": category or None, "has_text": has_text},
+            "query": form.q,
+            "k": form.k_value(),
+            "offset": form.offset_value(),
+            "mode": form.mode,
+            "filters": {"category": form.category or None, "has_text": bool(form.has_text)},
             "results": [
-                asdict(r) | {"image_url": f"/images/{quote(r.path)}", "thumbnail_url": f"/thumbs/{quote(r.path)}"}
+                asdict(r) | {"image_url": f"/images/{quote(r.path)}", "thumbnail_url": f"/thumbs/{quote(r.path)}",
+                             "view_url": f"/view/{quote(r.path)}"}
                 for r in results
             ],
         }
+
+    @app.get("/api/search", summary="Search by text and/or an indexed image (like=point id); JSON")
+    def api_search(form: SearchForm = Depends()):
+        return api_results(form, run_search(form))
+
+    @app.post("/api/search", summary="Search with an image file, plus the same fields as GET")
+    async def api_image_search(form: SearchForm = Depends(), image: UploadFile | None = None):
+        query_image = await _read_query_image(image)
+        return api_results(form, run_search(form, query_image))
 
     @app.get("/healthz", summary="Model, store and point count")
     def healthz():
@@ -234,13 +268,94 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
     return app
 
 
-def _parse_k(k: str | int | None) -> int:
-    if k is None or k == "":
-        return DEFAULT_K
+@dataclass
+class SearchForm:
+    """The search fields of the page and the API, as sent: parsed on use, so a bad value is a 422 with a
+    message rather than a framework error."""
+
+    q: str = ""
+    negative: str = Query("", alias="not", description="text whose meaning the results should avoid")
+    like: str = Query("", description="an indexed image's id: more like this")
+    k: str = str(DEFAULT_K)
+    offset: str = "0"
+    mode: str = DEFAULT_MODE
+    category: str = ""
+    has_text: str = ""
+    min_score: str = Query("", description="lowest cosine similarity of a result, 0 to 1")
+    show_duplicates: str = Query("", description="1: list near-duplicates one by one instead of folding them")
+
+    @property
+    def searched(self) -> bool:
+        return bool(self.q.strip() or self.like)
+
+    def k_value(self) -> int:
+        return _whole_number("k", self.k, DEFAULT_K)
+
+    def offset_value(self) -> int:
+        return _whole_number("offset", self.offset, 0)
+
+    def min_score_value(self) -> float | None:
+        if not self.min_score.strip():
+            return None
+        try:
+            value = float(self.min_score)
+        except ValueError:
+            raise QueryError(f"min_score must be a number from 0 to 1, not {self.min_score[:20]!r}") from None
+        if not 0 <= value <= 1:
+            raise QueryError(f"min_score must be from 0 to 1, not {value}")
+        return value
+
+    def where(self) -> dict:
+        return ({"category": self.category} if self.category else {}) | ({"has_text": True} if self.has_text else {})
+
+    def parts(self) -> list[Part]:
+        parts = []
+        if self.negative.strip():
+            parts.append(Part(text=clean_query(self.negative), weight=-NEGATIVE_WEIGHT))
+        if self.like:
+            try:
+                parts.append(Part(point_id=str(uuid.UUID(self.like))))
+            except ValueError:
+                raise QueryError("like must be the id of an indexed image") from None
+        return parts
+
+    def query_string(self, **changes) -> str:
+        fields = {"q": self.q, "not": self.negative, "like": self.like, "k": self.k, "offset": self.offset,
+                  "mode": self.mode, "category": self.category, "has_text": self.has_text,
+                  "min_score": self.min_score, "show_duplicates": self.show_duplicates} | changes
+        return urlencode({key: value for key, value in fields.items() if value not in ("", None)})
+
+
+def _whole_number(name: str, value: str, default: int) -> int:
+    if value is None or str(value).strip() == "":
+        return default
     try:
-        return int(k)
+        return int(value)
     except (TypeError, ValueError):
-        raise QueryError(f"k must be a whole number between 1 and {MAX_K}, not {str(k)[:20]!r}") from None
+        limit = f"between 1 and {MAX_K}" if name == "k" else "0 or more"
+        raise QueryError(f"{name} must be a whole number {limit}, not {str(value)[:20]!r}") from None
+
+
+async def _read_query_image(image: UploadFile | None) -> bytes | None:
+    if image is None or not image.filename:
+        return None
+    data = await image.read(MAX_QUERY_IMAGE_BYTES + 1)
+    if len(data) > MAX_QUERY_IMAGE_BYTES:
+        raise QueryError(f"the query image is larger than {MAX_QUERY_IMAGE_BYTES // 1_000_000} MB")
+    if not data:
+        raise QueryError("the query image is empty")
+    return data
+
+
+def _image_query_vector(backend: "Backend", data: bytes) -> tuple[float, ...]:
+    """An uploaded query image as a CLIP vector; it is not stored."""
+    if backend.model_error:
+        raise QueryError("searching by image needs the image model, which is not loaded")
+    try:
+        decoded = decode_image(io.BytesIO(data), min_side=backend.embedder.input_size)
+    except ImageError as exc:
+        raise QueryError(f"the query image cannot be used: {exc}") from None
+    return tuple(backend.embedder.embed_images([decoded.image])[0].tolist())
 
 
 def _count_or_none(backend: Backend) -> int | None:

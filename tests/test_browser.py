@@ -28,7 +28,8 @@ def server(settings, embedder):
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     port = closed_port()
     env = os.environ | {"CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
-                        "QDRANT_PATH": str(settings.qdrant_path), "CACHE_DIR": str(settings.cache_dir)}
+                        "QDRANT_PATH": str(settings.qdrant_path), "CACHE_DIR": str(settings.cache_dir),
+                        "COLLAPSE_COSINE": "1"}
     process = subprocess.Popen([sys.executable, "main.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -119,4 +120,32 @@ def test_bad_input_shows_a_message_not_a_trace(browser, server):
     assert "k must be a whole number" in page.locator(".error").inner_text()
     response = page.goto(server + "/images/../../etc/passwd")
     assert response.status == 404 and "Back to search" in page.content()
+    page.close()
+
+
+def test_load_more_appends_the_next_page_without_reload(browser, server):
+    page = browser.new_page()
+    page.goto(server + "/index?q=red+car&k=12&show_duplicates=1")
+    assert page.locator("#results .card").count() == 8  # all there are: no "load more"
+    assert page.locator("#results .more").count() == 0
+    page.goto(server + "/index?q=red+car&k=3")  # pages of 3 over the 8 images
+    page.evaluate("window.__sameDocument = true")
+    first_page = page.locator("#results .card .name").all_inner_texts()
+    page.locator("#results .more a").click()
+    page.wait_for_function("() => document.querySelectorAll('#results .card').length === 6")
+    assert page.evaluate("window.__sameDocument") is True
+    ranks = page.locator("#results .rank").all_inner_texts()
+    assert ranks == [f"#{n}" for n in range(1, 7)]
+    assert page.locator("#results .card .name").all_inner_texts()[:3] == first_page
+    page.close()
+
+
+def test_more_like_this_shows_that_image_first(browser, server):
+    page = browser.new_page()
+    page.goto(server + "/index?q=red+car&k=12")
+    third = page.locator("#results .card").nth(2)
+    name = third.locator(".name").get_attribute("title")
+    third.get_by_role("link", name="More like this").click()
+    page.wait_for_url("**like=**")
+    assert page.locator("#results .card .name").first.get_attribute("title") == name
     page.close()

@@ -1,0 +1,76 @@
+"""Issue 7's search features through the page and the JSON API: query by image, more like this,
+paging with "load more", a score cut-off, and clear errors for unusable queries."""
+
+import re
+
+import pytest
+from conftest import make_image
+from fastapi.testclient import TestClient
+
+from src.indexing import index_folder
+from src.store import Store
+from src.web import create_app
+
+
+@pytest.fixture
+def client(settings, embedder):
+    for seed in range(20, 40):  # 28 images: enough for several pages
+        make_image(settings.dataset_dir / "more" / f"{seed}.png", seed)
+    with Store(settings) as store:
+        index_folder(settings.dataset_dir, embedder, store, progress=False)
+    with TestClient(create_app(settings, embedder)) as client:
+        yield client
+
+
+def ids(response) -> list[str]:
+    return [r["id"] for r in response.json()["results"]]
+
+
+def test_an_uploaded_image_finds_itself_first(client, settings):
+    data = (settings.dataset_dir / "food/e.gif").read_bytes()
+    response = client.post("/api/search", params={"k": 3, "mode": "image"}, files={"image": ("q.gif", data)})
+    assert response.status_code == 200 and response.json()["results"][0]["path"] == "food/e.gif"
+    page = client.post("/index", files={"image": ("q.gif", data, "image/gif")}, headers={"HX-Request": "true"})
+    assert page.status_code == 200 and "Images like yours" in page.text and 'title="food/e.gif"' in page.text
+
+
+def test_more_like_this_returns_that_image_first(client):
+    first = client.get("/api/search", params={"q": "red car", "k": 5}).json()["results"][2]
+    like = client.get("/api/search", params={"like": first["id"], "mode": "image", "k": 5})
+    assert ids(like)[0] == first["id"]
+    page = client.get("/index", params={"q": "red car"})
+    assert f'href="/index?like={first["id"]}&amp;mode=image"' in page.text
+
+
+def test_pages_continue_and_load_more_returns_only_cards(client):
+    whole = ids(client.get("/api/search", params={"q": "red car", "k": 24}))
+    second = ids(client.get("/api/search", params={"q": "red car", "k": 12, "offset": 12}))
+    assert second == whole[12:24]
+    page = client.get("/index", params={"q": "red car", "k": 12})
+    more = re.search(r'hx-get="([^"]+)"', page.text.split('class="more"')[1]).group(1).replace("&amp;", "&")
+    assert "offset=12" in more
+    cards = client.get(more, headers={"HX-Request": "true", "X-Results": "more"})
+    assert "<ol" not in cards.text and cards.text.count('class="card"') == 12 and "#13" in cards.text
+
+
+def test_min_score_and_a_negative_text(client):
+    some = client.get("/api/search", params={"q": "red car", "k": 1}).json()["results"][0]["id"]
+    loose = client.get("/api/search", params={"like": some, "k": 20, "mode": "image"}).json()["results"]
+    cut = loose[4]["score"] - 1e-6  # just under the 5th: an image query's top cosines are positive
+    assert cut > 0
+    strict = client.get("/api/search", params={"like": some, "k": 20, "mode": "image", "min_score": cut})
+    assert [r["id"] for r in strict.json()["results"]] == [r["id"] for r in loose[:5]]
+    away = client.get("/api/search", params={"q": "red car", "not": "red car", "k": 5})
+    assert away.status_code == 200  # half-weight negative of the same text: still a positive query
+
+
+@pytest.mark.parametrize("params, files, message", [
+    ({"like": "not-an-id"}, None, "like must be the id"),
+    ({"min_score": "2"}, None, "min_score must be from 0 to 1"),
+    ({"offset": "-"}, None, "offset must be a whole number"),
+    ({}, {"image": ("q.jpg", b"plain text, not a picture")}, "the query image cannot be used"),
+])
+def test_unusable_queries_get_422_and_a_message(client, params, files, message):
+    response = (client.post("/api/search", params=params | {"q": "x"}, files=files) if files
+                else client.get("/api/search", params=params | {"q": "x"}))
+    assert response.status_code == 422 and message in response.json()["error"]["message"]
