@@ -62,6 +62,10 @@ class TextCache:
         except (OSError, ValueError, KeyError, TypeError):
             return []
 
+    def remove(self, rel_path: str) -> None:
+        for path in self._paths(rel_path):
+            path.unlink(missing_ok=True)
+
     def remove_except(self, rel_paths: set[str]) -> int:
         """Delete cache files of images no longer in the folder; returns how many images' files went."""
         removed = 0
@@ -70,8 +74,7 @@ class TextCache:
         for meta_path in self.text_dir.rglob("*.json"):
             rel = meta_path.relative_to(self.text_dir).as_posix()[: -len(".json")]
             if rel not in rel_paths:
-                meta_path.unlink(missing_ok=True)
-                meta_path.with_name(meta_path.name[: -len(".json")] + ".txt").unlink(missing_ok=True)
+                self.remove(rel)
                 removed += 1
         return removed
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from fastapi import Depends, FastAPI, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -33,6 +33,7 @@ from src.search import (
     clean_query,
     matching_words,
 )
+from src.removal import NotIndexed, remove_image
 from src.settings import Settings
 from src.store import Store, StoreUnavailable
 from src.text_cache import TextCache
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 K_CHOICES = (12, 24, 48, 96)
 NEGATIVE_WEIGHT = 0.5  # "minus night": pull away from it, but less than towards what is asked for
 MAX_QUERY_IMAGE_BYTES = 20_000_000
+NEIGHBOURS = 6  # look-alikes on the result view
 SECURITY_HEADERS = {
     # Only this app's own scripts, styles and images: a query or file name can never run code.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
@@ -219,16 +221,27 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
     @app.get("/view/{path:path}", response_class=HTMLResponse, summary="One image: the words found, its text")
     def view_page(request: Request, path: str, q: str = ""):
         _dataset_file(backend.settings, path)
-        try:
-            hit = backend.store().by_path(path)
-        except StoreUnavailable:
-            backend.forget_store()
-            raise
-        if hit is None:
-            raise HTTPException(404, "this image is not in the index (run index)")
+        hit = _indexed(backend, path)
         cached = TextCache(backend.settings.text_dir, backend.settings.ocr_langs).get(path, hit.payload.get("sha256", ""))
         marks = matching_words(cached.words, q) if cached and q else []
-        return templates.TemplateResponse(request, "view.html", {"path": path, "q": q, "p": hit.payload, "marks": marks})
+        context = {"path": path, "q": q, "p": hit.payload, "id": hit.id, "marks": marks,
+                   "neighbours": _neighbours(backend, hit.id)}
+        return templates.TemplateResponse(request, "view.html", context)
+
+    @app.get("/api/images/{path:path}", summary="One indexed image: details, OCR text and nearest neighbours")
+    def api_image(path: str):
+        hit = _indexed(backend, path)
+        neighbours = [{"path": r.path, "score": r.score, "id": r.id} for r in _neighbours(backend, hit.id)]
+        return {"id": hit.id, **hit.payload, "neighbours": neighbours}
+
+    @app.delete("/api/images/{path:path}", summary="Remove an image from the index, and its files with delete_files")
+    def api_remove(path: str, delete_files: bool = False):
+        return {"removed": path, "deleted_files": _remove(backend, path, delete_files)}
+
+    @app.post("/view/{path:path}/remove", response_class=HTMLResponse, summary="The page's remove button")
+    def remove_page(request: Request, path: str, delete_files: str = Form("")):
+        deleted = _remove(backend, path, bool(delete_files))
+        return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": deleted})
 
     @app.get("/images/{path:path}", summary="The full image file")
     def full_image(path: str):
@@ -374,6 +387,36 @@ def _text_only_reason(backend: Backend) -> str | None:
     if state.exists and not state.has_images:
         return "the collection was indexed without an image model; run index again with CLIP_MODEL set."
     return None
+
+
+def _indexed(backend: Backend, path: str):
+    """The point showing path, or a 404."""
+    try:
+        hit = backend.store().by_path(path)
+    except StoreUnavailable:
+        backend.forget_store()
+        raise
+    if hit is None:
+        raise HTTPException(404, "this image is not in the index (run index)")
+    return hit
+
+
+def _neighbours(backend: Backend, point_id: str, count: int = NEIGHBOURS) -> list[SearchResult]:
+    """The images that look most like this one (none without image vectors)."""
+    if backend.model_error or not backend.store().state().has_images:
+        return []
+    found = backend.searcher().search(None, k=count + 1, mode="image", parts=[Part(point_id=point_id)])
+    return [r for r in found if r.id != point_id][:count]
+
+
+def _remove(backend: Backend, path: str, delete_files: bool) -> list[str]:
+    try:
+        return remove_image(backend.settings, backend.store(), path, delete_files)
+    except NotIndexed:
+        raise HTTPException(404, "this image is not in the index") from None
+    except StoreUnavailable:
+        backend.forget_store()
+        raise
 
 
 def _facet_or_empty(backend: Backend, field: str) -> list[tuple[str, int]]:

@@ -74,3 +74,22 @@ def test_unusable_queries_get_422_and_a_message(client, params, files, message):
     response = (client.post("/api/search", params=params | {"q": "x"}, files=files) if files
                 else client.get("/api/search", params=params | {"q": "x"}))
     assert response.status_code == 422 and message in response.json()["error"]["message"]
+
+
+def test_result_view_details_neighbours_and_removal(client, settings):
+    details = client.get("/api/images/cars/a.jpg").json()
+    assert details["path"] == "cars/a.jpg" and details["width"] == 160
+    assert len(details["neighbours"]) == 6 and "cars/a.jpg" not in [n["path"] for n in details["neighbours"]]
+    page = client.get("/view/cars/a.jpg")
+    assert "Looks like" in page.text and "Remove from the index" in page.text
+
+    assert client.delete("/api/images/g.jpg").json() == {"removed": "g.jpg", "deleted_files": []}
+    assert (settings.dataset_dir / "g.jpg").exists()  # only out of the index
+    every = [r["path"] for r in client.get("/api/search", params={"q": "x", "k": 100}).json()["results"]]
+    assert "g.jpg" not in every and len(every) == 27
+
+    removed = client.post("/view/h.png/remove", data={"delete_files": "1"})
+    assert removed.status_code == 200 and "was deleted too" in removed.text
+    assert not (settings.dataset_dir / "h.png").exists()
+    for gone in ("g.jpg", "h.png", "../conftest.py"):
+        assert client.delete(f"/api/images/{gone}").status_code == 404
