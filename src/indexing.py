@@ -2,8 +2,9 @@
 
 Reads top to bottom: walk the folder, work out the content id of every file (re-hashing only files whose
 size or mtime changed), embed and OCR content the store lacks and upsert it with its three vectors
-(image, text, bm25), then update file lists and delete content that is gone. Every batch is written before the next starts, so a killed run loses nothing
-already written and the next run carries on where it stopped.
+(image, text, bm25) through ContentWriter, which uploads (src/uploads.py) write through too, then update
+file lists and delete content that is gone. Every batch is written before the next starts, so a killed
+run loses nothing already written and the next run carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from src.images import DecodedImage, ImageError, ImageFile, decode_image, file_s
 from src.ocr import OcrError
 from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Point, Store
 from src.terms import document_vector
-from src.text_reading import TextReader
+from src.text_reading import Pending, TextReader
 
 
 # Without a model the image is decoded only for its size and format: a small decode will do.
@@ -101,50 +102,22 @@ def index_folder(
     # 1. Which content is on disk now, and which files show it.
     contents, hashes = _contents_on_disk(files, stored, report)
     hashes |= {pid: record["sha256"] for pid, record in stored.items() if "sha256" in record}
+    writer = ContentWriter(embedder, store, reader, contents, hashes, categories, report)
 
     # 2. Embed and write content the store does not have yet, batch by batch. OCR runs ahead in
     #    worker processes while the images embed here.
     new_ids = [pid for pid in contents if pid not in stored]
     stale_text = [pid for pid in contents if pid in stored and reader and stored[pid].get("ocr") != reader.version]
-    pending = {pid: reader.submit(contents[pid][0].path, contents[pid][0].abs_path, hashes[pid])
-               for pid in new_ids + stale_text} if reader else {}
-
-    def text_of(pids: list[str]) -> dict[str, tuple[dict, dict]]:
-        """pid -> (text vectors, text payload) for content read by OCR, from the cache or the workers."""
-        return _text_channels(embedder, reader, pending, contents, report, pids)
-
-    decode_side = embedder.input_size if embedder else TEXT_ONLY_DECODE_SIDE
+    writer.read_text_ahead(new_ids + stale_text)
     embedding_started = time.perf_counter()
     with tqdm(total=len(new_ids), unit="img", desc="indexing", disable=not progress, leave=False) as bar:
-        for batch in _decoded_batches(new_ids, contents, batch_size, decode_side):
-            good = [(pid, decoded) for pid, decoded in batch if isinstance(decoded, DecodedImage)]
-            for pid, error in batch:
-                if isinstance(error, ImageError):
-                    report.failed.append((contents[pid][0].path, str(error)))
-            if good:
-                if embedder:
-                    image_vectors = [{IMAGE_VECTOR: v.tolist()} for v in embedder.embed_images([d.image for _, d in good])]
-                else:
-                    image_vectors = [{} for _ in good]
-                texts = text_of([pid for pid, _ in good])
-                store.upsert([
-                    Point(
-                        pid,
-                        vectors | texts[pid][0],
-                        _content_payload(decoded, hashes[pid])
-                        | _file_payload(contents[pid], categories)
-                        | texts[pid][1],
-                    )
-                    for (pid, decoded), vectors in zip(good, image_vectors)
-                ])
-                report.indexed += len(good)
+        for batch in writer.write(new_ids, batch_size):
             bar.update(len(batch))
     report.embedding_seconds = time.perf_counter() - embedding_started
 
     # 3. Known content: text read afresh (the OCR settings changed, or it was indexed without OCR).
     for number in range(0, len(stale_text), batch_size):
-        texts = text_of(stale_text[number : number + batch_size])
-        for pid, (vectors, payload) in texts.items():
+        for pid, (vectors, payload) in writer.text_of(stale_text[number : number + batch_size]).items():
             if payload["ocr"] is not None:  # a failed re-read keeps the old text; it is reported and retried
                 store.update_text(pid, vectors, payload)
     report.reread = len(stale_text)
@@ -170,41 +143,99 @@ def index_folder(
     return report
 
 
-def _text_channels(
-    embedder: ClipEmbedder | None,
-    reader: TextReader | None,
-    pending: dict,
-    contents: dict[str, list[ImageFile]],
-    report: IndexReport,
-    pids: list[str],
-) -> dict[str, tuple[dict, dict]]:
-    """The OCR text of each content as vectors (BM25 terms, and CLIP's text tower when there is a model)
-    and payload.
+class ContentWriter:
+    """Turns content the store lacks into points and writes them: decode in threads, embed the images,
+    take the text from the OCR reader, build the payloads, upsert, report what failed. The index step and
+    uploads both write through it, so an image is indexed one way whichever way it arrived.
 
-    An image whose OCR fails is reported and still indexed, with no text; the next run tries again.
+    contents: point id -> the files that hold it (the first is read); hashes: point id -> its SHA-256.
     """
-    texts: dict[str, str] = {}
-    payloads: dict[str, dict] = {}
-    for pid in pids:
-        text, error = "", None
-        if reader is not None:
-            try:
-                text = reader.result(pending[pid]).text
-            except OcrError as exc:
-                error = str(exc)
-                report.failed.append((contents[pid][0].path, f"OCR: {error}"))
-        texts[pid] = text
-        payloads[pid] = {
-            "text": text,
-            "has_text": bool(text),
-            "ocr": reader.version if reader is not None and error is None else None,
-        }
-    with_text = [pid for pid in pids if texts[pid]]
-    vectors = {pid: {BM25_VECTOR: document_vector(texts[pid])} if texts[pid] else {} for pid in pids}
-    if embedder and with_text:
-        for pid, dense in zip(with_text, embedder.embed_texts([texts[pid] for pid in with_text])):
-            vectors[pid][TEXT_VECTOR] = dense.tolist()
-    return {pid: (vectors[pid], payloads[pid]) for pid in pids}
+
+    def __init__(
+        self,
+        embedder: ClipEmbedder | None,
+        store: Store,
+        reader: TextReader | None,
+        contents: dict[str, list[ImageFile]],
+        hashes: dict[str, str],
+        categories: dict[str, str],
+        report: IndexReport,
+    ):
+        self.embedder, self.store, self.reader = embedder, store, reader
+        self.contents, self.hashes, self.categories, self.report = contents, hashes, categories, report
+        self._pending: dict[str, Pending] = {}  # point id -> its OCR, from the cache or under way in a worker
+
+    def read_text_ahead(self, pids: list[str]) -> None:
+        """Start OCR of these contents in the worker processes, so it overlaps with embedding."""
+        if self.reader is None:
+            return
+        for pid in pids:
+            if pid not in self._pending:
+                first = self.contents[pid][0]
+                self._pending[pid] = self.reader.submit(first.path, first.abs_path, self.hashes[pid])
+
+    def write(self, pids: list[str], batch_size: int) -> Iterator[list[tuple[str, str | None]]]:
+        """Index new contents batch by batch; yields each batch once written, as (point id, why it failed
+        or None). A failure to decode is reported and skips the image; a failed OCR is reported and the
+        image indexed without text. Store and model errors propagate: earlier batches stay written."""
+        self.read_text_ahead(pids)
+        decode_side = self.embedder.input_size if self.embedder else TEXT_ONLY_DECODE_SIDE
+        for batch in _decoded_batches(pids, self.contents, batch_size, decode_side):
+            good = [(pid, decoded) for pid, decoded in batch if isinstance(decoded, DecodedImage)]
+            for pid, error in batch:
+                if isinstance(error, ImageError):
+                    self.report.failed.append((self.contents[pid][0].path, str(error)))
+            if good:
+                self.store.upsert(self._points(good))
+                self.report.indexed += len(good)
+            yield [(pid, str(outcome) if isinstance(outcome, ImageError) else None) for pid, outcome in batch]
+
+    def _points(self, decoded: list[tuple[str, DecodedImage]]) -> list[Point]:
+        if self.embedder:
+            images = [{IMAGE_VECTOR: v.tolist()} for v in self.embedder.embed_images([d.image for _, d in decoded])]
+        else:
+            images = [{} for _ in decoded]
+        texts = self.text_of([pid for pid, _ in decoded])
+        return [
+            Point(
+                pid,
+                vectors | texts[pid][0],
+                _content_payload(image, self.hashes[pid])
+                | _file_payload(self.contents[pid], self.categories)
+                | texts[pid][1],
+            )
+            for (pid, image), vectors in zip(decoded, images)
+        ]
+
+    def text_of(self, pids: list[str]) -> dict[str, tuple[dict, dict]]:
+        """pid -> (text vectors, text payload): the OCR text as vectors (BM25 terms, and CLIP's text tower
+        when there is a model) and payload.
+
+        An image whose OCR fails is reported and still indexed, with no text; the next run tries again.
+        """
+        self.read_text_ahead(pids)
+        texts: dict[str, str] = {}
+        payloads: dict[str, dict] = {}
+        for pid in pids:
+            text, error = "", None
+            if self.reader is not None:
+                try:
+                    text = self.reader.result(self._pending[pid]).text
+                except OcrError as exc:
+                    error = str(exc)
+                    self.report.failed.append((self.contents[pid][0].path, f"OCR: {error}"))
+            texts[pid] = text
+            payloads[pid] = {
+                "text": text,
+                "has_text": bool(text),
+                "ocr": self.reader.version if self.reader is not None and error is None else None,
+            }
+        with_text = [pid for pid in pids if texts[pid]]
+        vectors = {pid: {BM25_VECTOR: document_vector(texts[pid])} if texts[pid] else {} for pid in pids}
+        if self.embedder and with_text:
+            for pid, dense in zip(with_text, self.embedder.embed_texts([texts[pid] for pid in with_text])):
+                vectors[pid][TEXT_VECTOR] = dense.tolist()
+        return {pid: (vectors[pid], payloads[pid]) for pid in pids}
 
 
 def read_categories(folder: Path) -> dict[str, str]:

@@ -150,6 +150,14 @@ class Store:
             if offset is None:
                 return
 
+    def paths_of(self, point_ids: list[str]) -> dict[str, str]:
+        """point id -> shown path, for those of the ids that are in the collection."""
+        with self._errors("look up images"):
+            if not point_ids or not self.client.collection_exists(self.collection):
+                return {}
+            found = self.client.retrieve(self.collection, ids=point_ids, with_payload=["path"], with_vectors=False)
+        return {str(p.id): (p.payload or {}).get("path", "") for p in found}
+
     def by_path(self, path: str) -> Hit | None:
         """The point whose shown file is path (the result view)."""
         with self._errors("look up an image"):

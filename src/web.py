@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 import threading
 import uuid
 from contextlib import asynccontextmanager
@@ -33,11 +34,14 @@ from src.search import (
     clean_query,
     matching_words,
 )
+from src import ocr
 from src.removal import NotIndexed, remove_image
 from src.settings import Settings
 from src.store import Store, StoreUnavailable
 from src.text_cache import TextCache
+from src.text_reading import TextReader
 from src.thumbnails import thumbnail
+from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UploadError, UploadOutcome, add_images
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +68,7 @@ class Backend:
         self.model_error: str | None = None
         self._store: Store | None = None
         self._searcher: Searcher | None = None
+        self._reader: TextReader | None = None
         self._lock = threading.Lock()
 
     def load_model(self) -> None:
@@ -87,6 +92,25 @@ class Backend:
                 self._searcher = Searcher(self.embedder, store)
             return self._searcher
 
+    def reader(self) -> TextReader | None:
+        """OCR for uploads, when it is on and tesseract is installed; its workers start on first use."""
+        if not self.settings.ocr or shutil.which(ocr.TESSERACT_CMD) is None:
+            return None
+        with self._lock:
+            if self._reader is None:
+                self._reader = TextReader(TextCache(self.settings.text_dir, self.settings.ocr_langs))
+            return self._reader
+
+    def add_images(self, files: list[tuple[str, bytes]]) -> list[UploadOutcome]:
+        if not self.embedder.loaded and not self.model_error:
+            self.load_model()
+        embedder = None if self.model_error else self.embedder
+        try:
+            return add_images(files, self.settings, embedder, self.store(), self.reader())
+        except StoreUnavailable:
+            self.forget_store()
+            raise
+
     def forget_store(self) -> None:
         """After a store failure: drop the client so the next request connects afresh."""
         with self._lock:
@@ -96,6 +120,8 @@ class Backend:
 
     def close(self) -> None:
         self.forget_store()
+        if self._reader is not None:
+            self._reader.close()
 
 
 def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None = None) -> FastAPI:
@@ -228,6 +254,22 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
                    "neighbours": _neighbours(backend, hit.id)}
         return templates.TemplateResponse(request, "view.html", context)
 
+    @app.post("/api/images", summary="Add images: each is checked, saved into the dataset folder and indexed")
+    def api_add_images(request: Request, files: list[UploadFile]):
+        outcomes = backend.add_images(_read_uploads(request, files))
+        return {"outcomes": [asdict(o) for o in outcomes]}
+
+    @app.post("/upload", response_class=HTMLResponse, summary="The page's upload form")
+    def upload_page(request: Request, files: list[UploadFile]):
+        try:
+            context = {"outcomes": backend.add_images(_read_uploads(request, files)), "error": None}
+            status = 200
+        except UploadError as exc:
+            context, status = {"outcomes": [], "error": str(exc)}, 422
+        partial = request.headers.get("HX-Request")
+        return templates.TemplateResponse(request, "_uploads.html" if partial else "uploaded.html", context,
+                                          status_code=status)
+
     @app.get("/api/images/{path:path}", summary="One indexed image: details, OCR text and nearest neighbours")
     def api_image(path: str):
         hit = _indexed(backend, path)
@@ -349,6 +391,18 @@ def _whole_number(name: str, value: str, default: int) -> int:
         raise QueryError(f"{name} must be a whole number {limit}, not {str(value)[:20]!r}") from None
 
 
+def _read_uploads(request: Request, files: list[UploadFile]) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each uploaded file; a body larger than any valid upload is refused."""
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > MAX_FILES_PER_UPLOAD * (MAX_UPLOAD_BYTES + 1024):
+        raise UploadError(f"the upload is {declared / 1e6:.0f} MB; at most {MAX_FILES_PER_UPLOAD} files of "
+                          f"{MAX_UPLOAD_BYTES // 1_000_000} MB each at a time")
+    if len(files) > MAX_FILES_PER_UPLOAD:
+        raise UploadError(f"too many files: {len(files)}; at most {MAX_FILES_PER_UPLOAD} at a time")
+    # One byte past the limit is enough to know a file is too large, and keeps memory bounded.
+    return [(f.filename or "image", f.file.read(MAX_UPLOAD_BYTES + 1)) for f in files if f.filename]
+
+
 async def _read_query_image(image: UploadFile | None) -> bytes | None:
     if image is None or not image.filename:
         return None
@@ -446,6 +500,10 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.exception_handler(QueryError)
     async def query_error(request: Request, exc: QueryError):
+        return render(request, 422, str(exc))
+
+    @app.exception_handler(UploadError)
+    async def upload_error(request: Request, exc: UploadError):
         return render(request, 422, str(exc))
 
     @app.exception_handler(StoreUnavailable)

@@ -63,6 +63,7 @@ def settings(tmp_path, tiny_clip, image_folder) -> Settings:
         dataset_dir=image_folder,
         qdrant_path=tmp_path / "qdrant",
         cache_dir=tmp_path / "cache",
+        text_dir=tmp_path / "text",
         batch_size=3,
         collapse_cosine=1.0,  # the tiny random CLIP's vectors crowd together: fold only identical ones
     )

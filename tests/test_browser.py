@@ -29,7 +29,7 @@ def server(settings, embedder):
     port = closed_port()
     env = os.environ | {"CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
                         "QDRANT_PATH": str(settings.qdrant_path), "CACHE_DIR": str(settings.cache_dir),
-                        "COLLAPSE_COSINE": "1"}
+                        "COLLAPSE_COSINE": "1", "TEXT_DIR": str(settings.qdrant_path.parent / "text")}
     process = subprocess.Popen([sys.executable, "main.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -148,4 +148,30 @@ def test_more_like_this_shows_that_image_first(browser, server):
     third.get_by_role("link", name="More like this").click()
     page.wait_for_url("**like=**")
     assert page.locator("#results .card .name").first.get_attribute("title") == name
+    page.close()
+
+
+def test_uploading_three_files_adds_two_and_rejects_the_impostor(browser, server, tmp_path):
+    from conftest import make_image
+
+    red, blue = make_image(tmp_path / "red.png", 601), make_image(tmp_path / "blue.jpg", 602)
+    impostor = tmp_path / "holiday.jpg"
+    impostor.write_text("this is a text file with a picture's name")
+    page = browser.new_page()
+    page.goto(server + "/index")
+    page.evaluate("window.__sameDocument = true")
+    page.locator("details.upload summary").click()
+    page.set_input_files("#files", [str(red), str(blue), str(impostor)])
+    page.get_by_role("button", name="Upload and index").click()
+    page.wait_for_selector("#upload-results .outcome")
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.locator(".outcome.added").count() == 2
+    rejected = page.locator(".outcome.rejected")
+    assert rejected.count() == 1 and "holiday.jpg" in rejected.inner_text() and "not an image" in rejected.inner_text()
+    # The added images are found: each one, searched with itself, comes first.
+    for link, source in zip(page.locator(".outcome.added a").all(), (red, blue)):
+        path = link.get_attribute("href").removeprefix("/view/")
+        response = page.request.post(server + "/api/search?k=1&mode=image",
+                                     multipart={"image": {"name": "q", "mimeType": "image/png", "buffer": source.read_bytes()}})
+        assert response.json()["results"][0]["path"] == path
     page.close()

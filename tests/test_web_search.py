@@ -93,3 +93,22 @@ def test_result_view_details_neighbours_and_removal(client, settings):
     assert not (settings.dataset_dir / "h.png").exists()
     for gone in ("g.jpg", "h.png", "../conftest.py"):
         assert client.delete(f"/api/images/{gone}").status_code == 404
+
+
+def test_upload_adds_images_rejects_impostors_and_finds_them(client, settings, tmp_path):
+    red = make_image(tmp_path / "new-red.png", 501).read_bytes()
+    blue = make_image(tmp_path / "new-blue.jpg", 502).read_bytes()
+    files = [("files", ("red.png", red)), ("files", ("blue.jpg", blue)), ("files", ("notes.jpg", b"just text"))]
+    outcomes = client.post("/api/images", files=files).json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["added", "added", "rejected"]
+    assert "not an image" in outcomes[2]["message"]
+    for outcome, data in zip(outcomes, (red, blue)):
+        assert (settings.dataset_dir / outcome["path"]).read_bytes() == data
+        found = client.post("/api/search", params={"k": 1, "mode": "image"}, files={"image": ("q", data)})
+        assert found.json()["results"][0]["path"] == outcome["path"]
+    again = client.post("/api/images", files=[("files", ("copy.png", red))]).json()["outcomes"]
+    assert again[0]["status"] == "duplicate" and outcomes[0]["path"] in again[0]["message"]
+    page = client.post("/upload", files=[("files", ("x.png", b"<svg></svg>"))], headers={"HX-Request": "true"})
+    assert page.status_code == 200 and 'class="outcome rejected"' in page.text
+    too_many = client.post("/api/images", files=[("files", (f"{i}.png", red)) for i in range(21)])
+    assert too_many.status_code == 422 and "too many files" in too_many.json()["error"]["message"]

@@ -1,0 +1,289 @@
+"""Uploads: images sent through the page or the API, checked, saved into the dataset folder and indexed.
+
+Nothing the client says is trusted: the format is sniffed from the content (the name and content type are
+ignored), the pixel count is read from the header before anything is decoded, the image is decoded in full
+before it is saved, and the client's name only suggests the new one. A saved upload is indexed through the
+index step's ContentWriter and lies in the folder like any other image, so a later `index` finds it unchanged.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import math
+import re
+import threading
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from io import BytesIO
+from pathlib import Path, PurePosixPath
+
+from PIL import Image, UnidentifiedImageError
+
+from src import images
+from src.atomic import write_atomically
+from src.embedding import ClipEmbedder, ModelUnavailable
+from src.images import ImageError, ImageFile, decode_image
+from src.indexing import ContentWriter, IndexReport, point_id, read_categories
+from src.settings import Settings
+from src.store import Store, StoreUnavailable
+from src.text_reading import TextReader
+
+MEGABYTE = 1024 * 1024
+MAX_UPLOAD_BYTES = 20 * MEGABYTE
+MAX_FILES_PER_UPLOAD = 20
+MAX_PIXELS = images.MAX_PIXELS
+UPLOADS_FOLDER = "uploads"  # inside the dataset folder, then one folder per month
+MAX_STEM = 60
+# The only readers Pillow may try on uploads: fewer parsers see untrusted bytes.
+READERS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+# Pillow's name of what a reader found -> the saved file's extension. MPO is a JPEG with several pictures
+# in it, as many cameras write them; the JPEG reader opens it.
+EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
+ACCEPTED = "JPEG, PNG, WebP, GIF or BMP"
+
+ADDED, DUPLICATE, REJECTED = "added", "duplicate", "rejected"
+
+# One upload at a time per process: two uploads of the same content must not both pass the duplicate check.
+_one_at_a_time = threading.Lock()
+
+
+class UploadError(ValueError):
+    """The upload as a whole cannot be taken (nothing was saved); the message is meant for users."""
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    name: str  # as the client sent it: escape it when showing it
+    status: str  # ADDED, DUPLICATE or REJECTED
+    message: str  # for users
+    path: str | None = None  # relative to the dataset folder: the saved file, or the indexed one it repeats
+    point_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A file that passed every check and may be saved."""
+
+    name: str
+    data: bytes
+    format: str
+    sha256: str
+
+    @property
+    def point_id(self) -> str:
+        return point_id(self.sha256)
+
+
+def add_images(
+    files: list[tuple[str, bytes]],
+    settings: Settings,
+    embedder: ClipEmbedder | None,
+    store: Store,
+    reader: TextReader | None,
+) -> list[UploadOutcome]:
+    """Check, save and index uploaded (name, content) pairs; one outcome per file, in order.
+
+    embedder: None when no model is loaded (the text is indexed alone); reader: None skips OCR.
+    Raises UploadError for too many files or a collection these images cannot go into, and
+    StoreUnavailable when the store cannot be read before anything is saved.
+    """
+    if len(files) > MAX_FILES_PER_UPLOAD:
+        raise UploadError(f"too many files: {len(files)}; at most {MAX_FILES_PER_UPLOAD} at a time")
+    if embedder is None and reader is None:
+        raise UploadError("uploads cannot be indexed: no image model is loaded and OCR is off")
+    checked = [_check(name, data) for name, data in files]  # outside the lock: decoding is the slow part
+    if not any(isinstance(item, _Checked) for item in checked):
+        return checked
+
+    dataset = Path(settings.dataset_dir)
+    with _one_at_a_time:
+        _ready_collection(store, embedder)
+        indexed = store.paths_of(list({item.point_id for item in checked if isinstance(item, _Checked)}))
+        folder = _uploads_folder(dataset)
+        first: dict[str, _Checked] = {}  # point id -> the file of this upload that brings the content
+        saved: dict[str, ImageFile] = {}
+        failed: dict[str, str] = {}  # point id -> why it was not added
+        for item in checked:
+            if isinstance(item, _Checked) and item.point_id not in indexed and item.point_id not in first:
+                first[item.point_id] = item
+                try:
+                    saved[item.point_id] = _save(dataset, _free_name(dataset, folder, item), item.data)
+                except OSError as exc:
+                    failed[item.point_id] = f"could not save it: {exc.strerror or exc}"
+        hashes = {pid: first[pid].sha256 for pid in saved}
+        not_written, notes = _index(saved, hashes, settings, embedder, store, reader)
+        failed |= not_written
+
+    def outcome(item: _Checked | UploadOutcome) -> UploadOutcome:
+        if not isinstance(item, _Checked):
+            return item
+        pid = item.point_id
+        if pid in indexed:
+            return UploadOutcome(item.name, DUPLICATE, f"already indexed as {indexed[pid]}", indexed[pid], pid)
+        if pid in failed:
+            return UploadOutcome(item.name, REJECTED, failed[pid])
+        path = saved[pid].path
+        if first[pid] is not item:
+            message = f"the same image as {first[pid].name} earlier in this upload, added as {path}"
+            return UploadOutcome(item.name, DUPLICATE, message, path, pid)
+        note = f"; its text could not be read ({notes[pid]})" if pid in notes else ""
+        return UploadOutcome(item.name, ADDED, f"added as {path}{note}", path, pid)
+
+    return [outcome(item) for item in checked]
+
+
+# -- checks ------------------------------------------------------------------------------------------
+def _check(name: str, data: bytes) -> _Checked | UploadOutcome:
+    """Size, format sniffed from the content, pixel count from the header, then a full decode."""
+
+    def rejected(reason: str) -> UploadOutcome:
+        return UploadOutcome(name, REJECTED, reason)
+
+    if not data:
+        return rejected("empty file")
+    if len(data) > MAX_UPLOAD_BYTES:
+        return rejected(f"too large: {_megabytes(len(data))}, the limit is {_megabytes(MAX_UPLOAD_BYTES)}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(BytesIO(data), formats=READERS) as image:  # reads the header only
+                fmt, (width, height) = image.format, image.size
+    except UnidentifiedImageError:
+        return rejected(_not_an_image(data))
+    except (OSError, SyntaxError, ValueError) as exc:
+        return rejected(f"cannot decode: {exc}")
+    if fmt not in EXTENSIONS:  # a variant of an accepted format that this program does not know
+        return rejected(f"not a {ACCEPTED} image ({fmt})")
+    if width * height > MAX_PIXELS:
+        return rejected(
+            f"too many pixels: {width}x{height} ({width * height / 1_000_000:.0f} megapixels), "
+            f"the limit is {MAX_PIXELS // 1_000_000} megapixels"
+        )
+    try:
+        decoded = decode_image(BytesIO(data))  # in full: a truncated or corrupt file fails here, not later
+    except ImageError as exc:
+        return rejected(str(exc))
+    if decoded.format != fmt:  # content two decoders read differently is not worth guessing about
+        return rejected(f"not a valid {fmt} image")
+    return _Checked(name, data, fmt, hashlib.sha256(data).hexdigest())
+
+
+def _not_an_image(data: bytes) -> str:
+    """What content Pillow cannot read as an accepted format seems to be, for the message."""
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"%pdf"):
+        return "not an image (it looks like a PDF document)"
+    if b"<svg" in head:
+        return f"not a {ACCEPTED} image (it looks like an SVG drawing)"
+    if head.startswith(b"<!doctype html") or b"<html" in head:
+        return "not an image (it looks like an HTML page)"
+    if _is_text(data[:4096]):
+        return "not an image (it looks like text)"
+    return f"not a {ACCEPTED} image"
+
+
+def _is_text(sample: bytes) -> bool:
+    try:  # not final: the sample may end inside a character
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in sample
+
+
+def _megabytes(size: int) -> str:
+    # Rounded up, so a file just over the limit never reads as the limit itself.
+    return f"{math.ceil(size * 10 / MEGABYTE) / 10:g} MB"
+
+
+# -- the collection ----------------------------------------------------------------------------------
+def _ready_collection(store: Store, embedder: ClipEmbedder | None) -> None:
+    """Uploads go into the collection `index` made, or a new one; rebuilding one is the index step's call."""
+    model, dim = (embedder.model_id, embedder.load().dim) if embedder else (None, None)
+    state = store.state()
+    if not state.exists:
+        store.create(model, dim)
+    elif embedder is None and state.has_images:
+        raise UploadError(
+            f"no image model is loaded and the collection holds image vectors of '{state.model}'; "
+            "uploads work again once the model loads"
+        )
+    elif not state.matches(model, dim):
+        raise UploadError(
+            f"the collection does not fit the loaded model ({state.mismatch(model, dim)}); "
+            "run `python main.py index` before uploading"
+        )
+
+
+# -- saving ------------------------------------------------------------------------------------------
+def _uploads_folder(dataset: Path) -> str:
+    """This month's uploads folder, relative to the dataset folder."""
+    folder = f"{UPLOADS_FOLDER}/{datetime.now(timezone.utc):%Y-%m}"
+    # `index` skips files that resolve outside the dataset folder: saving them there would be for nothing.
+    if not (dataset / folder).resolve().is_relative_to(dataset.resolve()):
+        raise UploadError(f"{dataset / folder} leads outside the image folder; uploads cannot be saved there")
+    return folder
+
+
+def safe_stem(name: str) -> str:
+    """The client's file name reduced to a safe stem: no folders, lowercase ASCII letters, digits, - and _,
+    at most MAX_STEM characters; "image" when nothing is left."""
+    stem = PurePosixPath(PurePosixPath(name.replace("\\", "/")).name).stem
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode().lower()  # café -> cafe
+    cleaned = re.sub(r"[^a-z0-9_-]+", "-", plain).strip("-")[:MAX_STEM].strip("-")
+    return cleaned or "image"
+
+
+def _free_name(dataset: Path, folder: str, item: _Checked) -> str:
+    """<folder>/<safe stem>-<hash>.<ext>, relative to the dataset folder. The hash keeps names of different
+    content apart; it grows in the unlikely case that its first digits already name another file."""
+    stem, ext = safe_stem(item.name), EXTENSIONS[item.format]
+    for digits in (8, 16):
+        rel = f"{folder}/{stem}-{item.sha256[:digits]}.{ext}"
+        if not (dataset / rel).exists():
+            return rel
+    return f"{folder}/{stem}-{item.sha256}.{ext}"  # if it exists, it holds these very bytes: write them again
+
+
+def _save(dataset: Path, rel: str, data: bytes) -> ImageFile:
+    path = dataset / rel
+    write_atomically(path, data)
+    path.chmod(0o644)  # the temporary file was private; an image is readable like its neighbours
+    stat = path.stat()
+    return ImageFile(rel, path, stat.st_size, stat.st_mtime_ns)
+
+
+# -- indexing ----------------------------------------------------------------------------------------
+def _index(
+    saved: dict[str, ImageFile],
+    hashes: dict[str, str],
+    settings: Settings,
+    embedder: ClipEmbedder | None,
+    store: Store,
+    reader: TextReader | None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Write the points of the saved files, as `index` would. A file whose point is not written is deleted,
+    so the folder and the index stay in step. Returns point id -> why it was not written, and point id ->
+    why the text of a written image could not be read."""
+    report = IndexReport()
+    writer = ContentWriter(embedder, store, reader, {pid: [file] for pid, file in saved.items()}, hashes,
+                           read_categories(settings.dataset_dir), report)
+    written: set[str] = set()
+    failed: dict[str, str] = {}
+    try:
+        for batch in writer.write(list(saved), settings.batch_size):
+            for pid, error in batch:
+                if error is None:
+                    written.add(pid)
+                else:
+                    failed[pid] = error
+    except (StoreUnavailable, ModelUnavailable, RuntimeError, MemoryError) as exc:  # torch fails with RuntimeError
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        failed |= {pid: f"could not index it: {reason}" for pid in saved if pid not in written and pid not in failed}
+    for pid in saved:
+        if pid not in written:
+            saved[pid].abs_path.unlink(missing_ok=True)
+    ocr_trouble = {path: reason for path, reason in report.failed}
+    return failed, {pid: ocr_trouble[saved[pid].path] for pid in written if saved[pid].path in ocr_trouble}
