@@ -83,6 +83,8 @@ def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> tuple[tuple[st
     wanted = set(terms(query))
     spans = [m.span() for m in re.finditer(r"\S+", text) if set(terms(m.group())) & wanted]
     start = max(0, spans[0][0] - 24) if spans else 0  # a little context before the first match
+    if start:  # begin at a word, not inside one
+        start = text.rfind(" ", 0, start) + 1
     end = min(len(text), start + width)
     pieces: list[tuple[str, bool]] = [("…", False)] if start else []
     cursor = start

@@ -165,7 +165,7 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
 
     def search_page(request: Request, form: "SearchForm", image: bytes | None = None):
         context = {"f": form, "k_choices": K_CHOICES, "modes": MODES, "results": [], "error": None,
-                   "searched": form.searched or bool(image)}
+                   "searched": form.searched or bool(image), "images_ok": _images_usable(backend)}
         status = 200
         try:
             context["results"] = run_search(form, image)
@@ -431,6 +431,14 @@ def _count_or_none(backend: Backend) -> int | None:
     except StoreUnavailable:
         backend.forget_store()
         return None
+
+
+def _images_usable(backend: Backend) -> bool:
+    """Whether searching by picture works now: a model, and image vectors in the collection."""
+    try:
+        return not backend.model_error and backend.store().state().has_images
+    except StoreUnavailable:
+        return False
 
 
 def _text_only_reason(backend: Backend) -> str | None:
