@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import logging
 import shutil
@@ -17,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from src import eda
@@ -26,6 +29,7 @@ from src.search import (
     DEFAULT_K,
     DEFAULT_MODE,
     MAX_K,
+    MAX_QUERY_CHARS,
     MODES,
     Part,
     QueryError,
@@ -146,14 +150,14 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def run_search(form: "SearchForm", image: bytes | None = None) -> list[SearchResult]:
+    def run_search(form: "SearchForm", image: bytes | None = None, parts: list[Part] = ()) -> list[SearchResult]:
         """The one search call behind the page and the API; raises the errors both render."""
         if not backend.embedder.loaded and not backend.model_error:
             backend.load_model()  # waits for the start-up load, so the first search knows how it went
         try:
             # Without a model, or with a collection indexed without one, the words of the ads still match.
             words_only = bool(backend.model_error) or not backend.store().state().has_images
-            parts = form.parts() + ([Part(vector=_image_query_vector(backend, image))] if image else [])
+            parts = form.parts() + list(parts) + ([Part(vector=_image_query_vector(backend, image))] if image else [])
             return backend.searcher().search(
                 form.q, form.k_value(), form.mode, where=form.where(), words_only=words_only, parts=parts,
                 offset=form.offset_value(), min_score=form.min_score_value(),
@@ -253,6 +257,15 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         context = {"path": path, "q": q, "p": hit.payload, "id": hit.id, "marks": marks,
                    "neighbours": _neighbours(backend, hit.id)}
         return templates.TemplateResponse(request, "view.html", context)
+
+    @app.post("/api/query", summary="A combined query: weighted texts, images and indexed images; JSON in and out")
+    def api_query(body: CombinedQuery):
+        form = SearchForm(q="", negative="", like="", k=str(body.k), offset=str(body.offset), mode=body.mode,
+                          category=body.category, has_text="1" if body.has_text else "",
+                          min_score="" if body.min_score is None else str(body.min_score),
+                          show_duplicates="1" if body.show_duplicates else "")
+        parts = [_query_part(backend, part) for part in body.parts]
+        return api_results(form, run_search(form, parts=parts))
 
     @app.post("/api/images", summary="Add images: each is checked, saved into the dataset folder and indexed")
     def api_add_images(request: Request, files: list[UploadFile]):
@@ -379,6 +392,44 @@ class SearchForm:
                   "mode": self.mode, "category": self.category, "has_text": self.has_text,
                   "min_score": self.min_score, "show_duplicates": self.show_duplicates} | changes
         return urlencode({key: value for key, value in fields.items() if value not in ("", None)})
+
+
+class QueryPartIn(BaseModel):
+    """One part of a combined query: exactly one of text, like (an indexed image's id) or image (base64)."""
+
+    text: str | None = Field(None, max_length=MAX_QUERY_CHARS)
+    like: str | None = None
+    image: str | None = Field(None, description="an image file, base64-encoded", max_length=MAX_QUERY_IMAGE_BYTES * 2)
+    weight: float = Field(1.0, ge=-10, le=10, description="negative: results should not look like this part")
+
+
+class CombinedQuery(BaseModel):
+    parts: list[QueryPartIn] = Field(min_length=1, max_length=10)
+    k: int = Field(DEFAULT_K, ge=1, le=MAX_K)
+    offset: int = Field(0, ge=0)
+    mode: str = DEFAULT_MODE
+    category: str = ""
+    has_text: bool = False
+    min_score: float | None = Field(None, ge=0, le=1)
+    show_duplicates: bool = False
+
+
+def _query_part(backend: "Backend", part: QueryPartIn) -> Part:
+    given = [name for name in ("text", "like", "image") if getattr(part, name)]
+    if len(given) != 1:
+        raise QueryError("each part needs exactly one of text, like or image")
+    if part.text:
+        return Part(text=clean_query(part.text), weight=part.weight)
+    if part.like:
+        try:
+            return Part(point_id=str(uuid.UUID(part.like)), weight=part.weight)
+        except ValueError:
+            raise QueryError("like must be the id of an indexed image") from None
+    try:
+        data = base64.b64decode(part.image, validate=True)
+    except (binascii.Error, ValueError):
+        raise QueryError("image must be a base64-encoded image file") from None
+    return Part(vector=_image_query_vector(backend, data), weight=part.weight)
 
 
 def _whole_number(name: str, value: str, default: int) -> int:

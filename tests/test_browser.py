@@ -175,3 +175,15 @@ def test_uploading_three_files_adds_two_and_rejects_the_impostor(browser, server
                                      multipart={"image": {"name": "q", "mimeType": "image/png", "buffer": source.read_bytes()}})
         assert response.json()["results"][0]["path"] == path
     page.close()
+
+
+def test_searching_with_an_image_finds_it_first(browser, server, settings):
+    page = browser.new_page()
+    page.goto(server + "/index")
+    page.select_option("#mode", "image")
+    page.set_input_files("#image", str(settings.dataset_dir / "food/e.gif"))
+    page.get_by_role("button", name="Find similar").click()
+    page.wait_for_selector("#results .card")
+    assert page.locator("#results .summary").inner_text() == "Images like yours"
+    assert page.locator("#results .card .name").first.get_attribute("title") == "food/e.gif"
+    page.close()

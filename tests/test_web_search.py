@@ -112,3 +112,25 @@ def test_upload_adds_images_rejects_impostors_and_finds_them(client, settings, t
     assert page.status_code == 200 and 'class="outcome rejected"' in page.text
     too_many = client.post("/api/images", files=[("files", (f"{i}.png", red)) for i in range(21)])
     assert too_many.status_code == 422 and "too many files" in too_many.json()["error"]["message"]
+
+
+def test_a_combined_weighted_query_in_json(client, settings):
+    import base64
+
+    image = base64.b64encode((settings.dataset_dir / "food/e.gif").read_bytes()).decode()
+    body = {"parts": [{"image": image, "weight": 1.0}, {"text": "night", "weight": -0.01}], "k": 3, "mode": "image"}
+    found = client.post("/api/query", json=body)
+    assert found.status_code == 200 and found.json()["results"][0]["path"] == "food/e.gif"
+    first = found.json()["results"][0]["id"]
+    def ranking(parts):
+        body = {"parts": parts, "k": 28, "mode": "image", "show_duplicates": True}
+        return [r["id"] for r in client.post("/api/query", json=body).json()["results"]]
+
+    plain, away = ranking([{"text": "red car"}]), ranking([{"text": "red car"}, {"like": first, "weight": -2}])
+    assert away.index(first) > plain.index(first) and away.index(first) >= 20  # pushed towards the end
+    for bad, message in [({"parts": [{"text": "a", "like": first}]}, "exactly one of"),
+                         ({"parts": [{"image": "%%%"}]}, "base64"),
+                         ({"parts": []}, "parts"),
+                         ({"parts": [{"text": "a", "weight": -1}]}, "positive weight")]:
+        response = client.post("/api/query", json=bad)
+        assert response.status_code == 422 and message in response.json()["error"]["message"], bad
