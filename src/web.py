@@ -557,21 +557,13 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
             request, "error.html", {"status": status, "message": message}, status_code=status
         )
 
-    @app.exception_handler(QueryError)
-    async def query_error(request: Request, exc: QueryError):
-        return render(request, 422, str(exc))
+    # Errors whose message is written for users, and the status each stands for.
+    for error, status in ((QueryError, 422), (UploadError, 422), (StoreUnavailable, 503), (ModelUnavailable, 503)):
 
-    @app.exception_handler(UploadError)
-    async def upload_error(request: Request, exc: UploadError):
-        return render(request, 422, str(exc))
+        async def known_error(request: Request, exc: Exception, status: int = status):
+            return render(request, status, str(exc))
 
-    @app.exception_handler(StoreUnavailable)
-    async def store_error(request: Request, exc: StoreUnavailable):
-        return render(request, 503, str(exc))
-
-    @app.exception_handler(ModelUnavailable)
-    async def model_error(request: Request, exc: ModelUnavailable):
-        return render(request, 503, str(exc))
+        app.add_exception_handler(error, known_error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
