@@ -23,6 +23,11 @@ class Settings:
     # repr=False: the key must never reach a log line or a page.
     qdrant_api_key: str | None = field(default=None, repr=False)
     collection: str = "ads"
+    # Collection layout on a Qdrant server or cluster (the embedded store ignores them).
+    qdrant_shards: int = 1
+    qdrant_replicas: int = 1
+    qdrant_quantization: str = "none"  # none, scalar (int8, 4x smaller) or binary (32x smaller)
+    qdrant_on_disk: bool = False  # keep original vectors on disk, the quantized ones in RAM
     device: str = "auto"
     precision: str = "auto"  # fp32, bf16, int8, or auto: the fastest that stays faithful (src/precision.py)
     batch_size: int = 32
@@ -40,6 +45,10 @@ class Settings:
         "qdrant_url": "QDRANT_URL",
         "qdrant_api_key": "QDRANT_API_KEY",
         "collection": "COLLECTION",
+        "qdrant_shards": "QDRANT_SHARDS",
+        "qdrant_replicas": "QDRANT_REPLICAS",
+        "qdrant_quantization": "QDRANT_QUANTIZATION",
+        "qdrant_on_disk": "QDRANT_ON_DISK",
         "device": "DEVICE",
         "precision": "PRECISION",
         "batch_size": "BATCH_SIZE",
@@ -70,15 +79,18 @@ class Settings:
             default = getattr(settings, name)
             if isinstance(default, Path):
                 converted[name] = Path(value)
-            elif name == "batch_size":
-                converted[name] = _positive_int("BATCH_SIZE", value)
+            elif name in ("batch_size", "qdrant_shards", "qdrant_replicas"):
+                converted[name] = _positive_int(cls.ENV_NAMES[name], value)
             elif name == "collapse_cosine":
                 converted[name] = _fraction("COLLAPSE_COSINE", value)
-            elif name == "ocr":
-                converted[name] = _switch("OCR", value)
+            elif name in ("ocr", "qdrant_on_disk"):
+                converted[name] = _switch(cls.ENV_NAMES[name], value)
             else:
                 converted[name] = str(value)
         settings = replace(settings, **converted)
+        if settings.qdrant_quantization not in ("none", "scalar", "binary"):
+            raise SettingsError(
+                f"QDRANT_QUANTIZATION must be none, scalar or binary, not {settings.qdrant_quantization!r}")
         if settings.precision not in ("auto", "fp32", "bf16", "int8"):
             raise SettingsError(f"PRECISION must be auto, fp32, bf16 or int8, not {settings.precision!r}")
         if settings.device not in ("auto", "cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):

@@ -106,7 +106,7 @@ class Store:
     def create(self, model: str | None, dim: int | None) -> None:
         """(Re)create the collection for vectors of this model; existing points are dropped.
         Without a model (None) the collection holds the BM25 text vectors alone."""
-        dense = models.VectorParams(size=dim, distance=models.Distance.COSINE) if model else None
+        dense = models.VectorParams(size=dim, distance=models.Distance.COSINE, **self._scale()) if model else None
         with self._errors("create the collection"):
             if self.client.collection_exists(self.collection):
                 self.client.delete_collection(self.collection)
@@ -115,12 +115,40 @@ class Store:
                 vectors_config={name: dense for name in DENSE_VECTORS} if dense else {},
                 sparse_vectors_config={BM25_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
                 metadata={"schema_version": SCHEMA_VERSION, "model": model, "dim": dim},
+                **self._layout(),
             )
             if self.settings.uses_server:  # the embedded engine scans payloads and ignores indexes
                 for name in KEYWORD_FIELDS:
                     self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
                 for name in BOOL_FIELDS:
                     self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.BOOL)
+
+    def _layout(self) -> dict:
+        """Shards and replicas on a server or cluster (QDRANT_SHARDS, QDRANT_REPLICAS)."""
+        if not self.settings.uses_server:
+            return {}
+        return {"shard_number": self.settings.qdrant_shards, "replication_factor": self.settings.qdrant_replicas}
+
+    def _scale(self) -> dict:
+        """Dense-vector storage for large collections on a server: quantized copies searched in RAM,
+        originals (optionally on disk) used to rescore the best candidates."""
+        if not self.settings.uses_server:
+            return {}
+        kind = self.settings.qdrant_quantization
+        quantization = {
+            "none": None,
+            "scalar": models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, always_ram=True)),
+            "binary": models.BinaryQuantization(binary=models.BinaryQuantizationConfig(always_ram=True)),
+        }[kind]
+        return {"on_disk": self.settings.qdrant_on_disk, "quantization_config": quantization}
+
+    def _search_params(self) -> models.SearchParams | None:
+        """Rescore quantized candidates with the original vectors; binary codes need more candidates."""
+        if not self.settings.uses_server or self.settings.qdrant_quantization == "none":
+            return None
+        oversampling = 3.0 if self.settings.qdrant_quantization == "binary" else 1.5
+        return models.SearchParams(quantization=models.QuantizationSearchParams(rescore=True, oversampling=oversampling))
 
     def count(self) -> int:
         with self._errors("count points"):
@@ -231,7 +259,7 @@ class Store:
                 response = self.client.query_points(
                     self.collection, query=_query_vector(vector), using=name, query_filter=query_filter,
                     score_threshold=threshold(name), limit=limit, offset=offset, with_payload=True,
-                    with_vectors=vectors,
+                    with_vectors=vectors, search_params=self._search_params() if name in DENSE_VECTORS else None,
                 )
             else:
                 depth = max(PREFETCH_DEPTH, 2 * (limit + offset))  # RRF needs each list deeper than the page
@@ -239,7 +267,8 @@ class Store:
                     self.collection,
                     prefetch=[
                         models.Prefetch(query=_query_vector(vector), using=name, filter=query_filter, limit=depth,
-                                        score_threshold=threshold(name))
+                                        score_threshold=threshold(name),
+                                        params=self._search_params() if name in DENSE_VECTORS else None)
                         for name, vector in channels.items()
                     ],
                     query=models.FusionQuery(fusion=models.Fusion.RRF),

@@ -96,3 +96,19 @@ def test_unreachable_server_is_one_clear_error():
         store.count()
     message = str(caught.value)
     assert "Qdrant server at http://127.0.0.1" in message and "k3y" not in message
+
+
+def test_cluster_settings_shape_the_collection_on_a_server_only(tmp_path):
+    """No Qdrant server can run here: this checks what the settings make of the collection's layout."""
+    env = {"QDRANT_URL": "http://127.0.0.1:6333", "QDRANT_SHARDS": "6", "QDRANT_REPLICAS": "2",
+           "QDRANT_QUANTIZATION": "binary", "QDRANT_ON_DISK": "on"}
+    server = Store(Settings.load(environ=env))
+    assert server._layout() == {"shard_number": 6, "replication_factor": 2}
+    scale = server._scale()
+    assert scale["on_disk"] is True and scale["quantization_config"].binary.always_ram
+    params = server._search_params().quantization
+    assert params.rescore and params.oversampling > 1
+    with Store(Settings.load(environ={"QDRANT_QUANTIZATION": "scalar"}, qdrant_path=tmp_path / "q")) as local:
+        assert local._layout() == {} and local._scale() == {} and local._search_params() is None
+    with pytest.raises(Exception, match="QDRANT_QUANTIZATION must be"):
+        Settings.load(environ={"QDRANT_QUANTIZATION": "pq"})
