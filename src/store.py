@@ -250,7 +250,7 @@ class Store:
         def threshold(name: str) -> float | None:
             return min_score if name in DENSE_VECTORS else None
 
-        vectors = [IMAGE_VECTOR] if with_vectors and self.state().has_images else False
+        vectors = [IMAGE_VECTOR] if with_vectors else False
         with self._errors("search"):
             if not self.client.collection_exists(self.collection) or not channels:
                 return []

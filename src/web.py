@@ -150,13 +150,16 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def run_search(form: "SearchForm", image: bytes | None = None, parts: list[Part] = ()) -> list[SearchResult]:
-        """The one search call behind the page and the API; raises the errors both render."""
+    def run_search(
+        form: "SearchForm", image: bytes | None = None, parts: list[Part] = (), images_ok: bool | None = None
+    ) -> list[SearchResult]:
+        """The one search call behind the page and the API; raises the errors both render.
+        images_ok: whether picture search works, when the caller already knows (one store look-up)."""
         if not backend.embedder.loaded and not backend.model_error:
             backend.load_model()  # waits for the start-up load, so the first search knows how it went
         try:
             # Without a model, or with a collection indexed without one, the words of the ads still match.
-            words_only = bool(backend.model_error) or not backend.store().state().has_images
+            words_only = not (_images_usable(backend, strict=True) if images_ok is None else images_ok)
             parts = form.parts() + list(parts) + ([Part(vector=_image_query_vector(backend, image))] if image else [])
             return backend.searcher().search(
                 form.q, form.k_value(), form.mode, where=form.where(), words_only=words_only, parts=parts,
@@ -168,11 +171,12 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
             raise
 
     def search_page(request: Request, form: "SearchForm", image: bytes | None = None):
+        images_ok = _images_usable(backend)
         context = {"f": form, "k_choices": K_CHOICES, "modes": MODES, "results": [], "error": None,
-                   "searched": form.searched or bool(image), "images_ok": _images_usable(backend)}
+                   "searched": form.searched or bool(image), "images_ok": images_ok}
         status = 200
         try:
-            context["results"] = run_search(form, image)
+            context["results"] = run_search(form, image, images_ok=images_ok)
         except QueryError as exc:
             status, context["error"] = 422, str(exc)
         except (StoreUnavailable, ModelUnavailable) as exc:
@@ -484,11 +488,14 @@ def _count_or_none(backend: Backend) -> int | None:
         return None
 
 
-def _images_usable(backend: Backend) -> bool:
-    """Whether searching by picture works now: a model, and image vectors in the collection."""
+def _images_usable(backend: Backend, strict: bool = False) -> bool:
+    """Whether searching by picture works now: a model, and image vectors in the collection.
+    An unreachable store counts as no, or (strict) raises StoreUnavailable."""
     try:
         return not backend.model_error and backend.store().state().has_images
     except StoreUnavailable:
+        if strict:
+            raise
         return False
 
 
