@@ -109,14 +109,20 @@ class Backend:
         if not self.embedder.loaded and not self.model_error:
             self.load_model()
         embedder = None if self.model_error else self.embedder
+        return add_images(files, self.settings, embedder, self.store(), self.reader())
+
+    def read(self, ask, default):
+        """ask(store), or default when the store cannot answer: for the parts of a page that can do
+        without it (the page's own search reports the failure)."""
         try:
-            return add_images(files, self.settings, embedder, self.store(), self.reader())
+            return ask(self.store())
         except StoreUnavailable:
             self.forget_store()
-            raise
+            return default
 
     def forget_store(self) -> None:
-        """After a store failure: drop the client so the next request connects afresh."""
+        """After a store failure: drop the client so the next request connects afresh. Failures that
+        reach the error handler do this there; code that catches StoreUnavailable does it itself."""
         with self._lock:
             if self._store is not None:
                 self._store.close()
@@ -157,18 +163,14 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         images_ok: whether picture search works, when the caller already knows (one store look-up)."""
         if not backend.embedder.loaded and not backend.model_error:
             backend.load_model()  # waits for the start-up load, so the first search knows how it went
-        try:
-            # Without a model, or with a collection indexed without one, the words of the ads still match.
-            words_only = not (_images_usable(backend, strict=True) if images_ok is None else images_ok)
-            parts = form.parts() + list(parts) + ([Part(vector=_image_query_vector(backend, image))] if image else [])
-            return backend.searcher().search(
-                form.q, form.k_value(), form.mode, where=form.where(), words_only=words_only, parts=parts,
-                offset=form.offset_value(), min_score=form.min_score_value(),
-                collapse=None if form.show_duplicates or words_only else backend.settings.collapse_cosine,
-            )
-        except StoreUnavailable:
-            backend.forget_store()
-            raise
+        # Without a model, or with a collection indexed without one, the words of the ads still match.
+        words_only = not (_images_usable(backend, strict=True) if images_ok is None else images_ok)
+        parts = form.parts() + list(parts) + ([Part(vector=_image_query_vector(backend, image))] if image else [])
+        return backend.searcher().search(
+            form.q, form.k_value(), form.mode, where=form.where(), words_only=words_only, parts=parts,
+            offset=form.offset_value(), min_score=form.min_score_value(),
+            collapse=None if form.show_duplicates or words_only else backend.settings.collapse_cosine,
+        )
 
     def search_page(request: Request, form: "SearchForm", image: bytes | None = None):
         images_ok = _images_usable(backend)
@@ -179,7 +181,10 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
             context["results"] = run_search(form, image, images_ok=images_ok)
         except QueryError as exc:
             status, context["error"] = 422, str(exc)
-        except (StoreUnavailable, ModelUnavailable) as exc:
+        except StoreUnavailable as exc:
+            backend.forget_store()
+            status, context["error"] = 503, str(exc)
+        except ModelUnavailable as exc:
             status, context["error"] = 503, str(exc)
         k = form.k_value() if status == 200 else DEFAULT_K
         if len(context["results"]) == k and not image:
@@ -189,8 +194,8 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
         if not partial:
             context["model_error"] = backend.model_error or _text_only_reason(backend)
-            context["points"] = _count_or_none(backend)
-            context["categories"] = _facet_or_empty(backend, "category")
+            context["points"] = backend.read(lambda store: store.count(), None)
+            context["categories"] = backend.read(lambda store: store.facet("category"), [])
         return templates.TemplateResponse(
             request, "_results.html" if partial else "index.html", context, status_code=status
         )
@@ -329,11 +334,7 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         return render_eda(request, refresh=True, partial=True)
 
     def render_eda(request: Request, refresh: bool, partial: bool):
-        try:
-            page = eda.page(backend.settings, backend.store(), refresh=refresh)
-        except StoreUnavailable:
-            backend.forget_store()
-            raise
+        page = eda.page(backend.settings, backend.store(), refresh=refresh)
         return templates.TemplateResponse(request, "eda.html", {"p": page, "s": page.summary, "partial": partial})
 
     _install_error_handlers(app, templates)
@@ -480,42 +481,26 @@ def _image_query_vector(backend: "Backend", data: bytes) -> tuple[float, ...]:
     return tuple(backend.embedder.embed_images([decoded.image])[0].tolist())
 
 
-def _count_or_none(backend: Backend) -> int | None:
-    try:
-        return backend.store().count()
-    except StoreUnavailable:
-        backend.forget_store()
-        return None
-
-
 def _images_usable(backend: Backend, strict: bool = False) -> bool:
     """Whether searching by picture works now: a model, and image vectors in the collection.
     An unreachable store counts as no, or (strict) raises StoreUnavailable."""
-    try:
-        return not backend.model_error and backend.store().state().has_images
-    except StoreUnavailable:
-        if strict:
-            raise
+    if backend.model_error:
         return False
+    if strict:
+        return backend.store().state().has_images
+    return backend.read(lambda store: store.state().has_images, False)
 
 
 def _text_only_reason(backend: Backend) -> str | None:
-    try:
-        state = backend.store().state()
-    except StoreUnavailable:
-        return None
-    if state.exists and not state.has_images:
+    state = backend.read(lambda store: store.state(), None)
+    if state is not None and state.exists and not state.has_images:
         return "the collection was indexed without an image model; run index again with CLIP_MODEL set."
     return None
 
 
 def _indexed(backend: Backend, path: str):
     """The point showing path, or a 404."""
-    try:
-        hit = backend.store().by_path(path)
-    except StoreUnavailable:
-        backend.forget_store()
-        raise
+    hit = backend.store().by_path(path)
     if hit is None:
         raise HTTPException(404, "this image is not in the index (run index)")
     return hit
@@ -534,17 +519,6 @@ def _remove(backend: Backend, path: str, delete_files: bool) -> list[str]:
         return remove_image(backend.settings, backend.store(), path, delete_files)
     except NotIndexed:
         raise HTTPException(404, "this image is not in the index") from None
-    except StoreUnavailable:
-        backend.forget_store()
-        raise
-
-
-def _facet_or_empty(backend: Backend, field: str) -> list[tuple[str, int]]:
-    try:
-        return backend.store().facet(field)
-    except StoreUnavailable:
-        backend.forget_store()
-        return []
 
 
 def _dataset_file(settings: Settings, path: str) -> Path:
@@ -568,6 +542,8 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     for error, status in ((QueryError, 422), (UploadError, 422), (StoreUnavailable, 503), (ModelUnavailable, 503)):
 
         async def known_error(request: Request, exc: Exception, status: int = status):
+            if isinstance(exc, StoreUnavailable):  # connect afresh on the next request
+                request.app.state.backend.forget_store()
             return render(request, status, str(exc))
 
         app.add_exception_handler(error, known_error)
