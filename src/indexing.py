@@ -3,8 +3,9 @@
 Reads top to bottom: walk the folder, work out the content id of every file (re-hashing only files whose
 size or mtime changed), embed and OCR content the store lacks and upsert it with its three vectors
 (image, text, bm25) through ContentWriter, which uploads (src/uploads.py) write through too, then update
-file lists and delete content that is gone. Every batch is written before the next starts, so a killed
-run loses nothing already written and the next run carries on where it stopped.
+file lists, delete content that is gone, and let the store build its search index. Every batch is
+written before the next starts, so a killed run loses nothing already written and the next run carries
+on where it stopped.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class IndexReport:
     rebuilt_because: str | None = None
     seconds: float = 0.0
     embedding_seconds: float = 0.0  # decode + embed + write of new content, for the images/s figure
+    index_seconds: float | None = None  # building the search graphs, when it was needed
 
     def summary(self) -> str:
         rate = f" ({self.indexed / self.embedding_seconds:.1f} images/s)" if self.indexed and self.embedding_seconds else ""
@@ -52,7 +54,8 @@ class IndexReport:
         if self.reread:
             parts.append(f"text re-read {self.reread}")
         parts += [f"removed {self.removed}", f"failed {len(self.failed)}"]
-        lines = [", ".join(parts) + f" in {self.seconds:.1f} s{rate}"]
+        built = f", search index built in {self.index_seconds:.1f} s" if self.index_seconds is not None else ""
+        lines = [", ".join(parts) + f" in {self.seconds:.1f} s{rate}{built}"]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
 
@@ -139,6 +142,11 @@ def index_folder(
     report.removed = len(gone)
     if reader:  # text is cached under the file it was read from: the first of each content's files
         reader.cache.remove_except({files[0].path for files in contents.values()})
+
+    # 6. Make searches fast at any size: the embedded engine builds its HNSW graphs (searches go on).
+    started_index = time.perf_counter()
+    if store.build_index(notify):
+        report.index_seconds = time.perf_counter() - started_index
     report.seconds = time.perf_counter() - started
     return report
 

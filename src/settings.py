@@ -23,6 +23,9 @@ class Settings:
     # repr=False: the key must never reach a log line or a page.
     qdrant_api_key: str | None = field(default=None, repr=False)
     collection: str = "ads"
+    # The engine of the embedded store: edge (Qdrant's own engine in-process, HNSW) or qdrant-client
+    # (its local mode: pure Python brute force, kept for tests of the server code path).
+    embedded_engine: str = "edge"
     # Collection layout on a Qdrant server or cluster (the embedded store ignores them).
     qdrant_shards: int = 1
     qdrant_replicas: int = 1
@@ -45,6 +48,7 @@ class Settings:
         "qdrant_url": "QDRANT_URL",
         "qdrant_api_key": "QDRANT_API_KEY",
         "collection": "COLLECTION",
+        "embedded_engine": "EMBEDDED_ENGINE",
         "qdrant_shards": "QDRANT_SHARDS",
         "qdrant_replicas": "QDRANT_REPLICAS",
         "qdrant_quantization": "QDRANT_QUANTIZATION",
@@ -91,6 +95,8 @@ class Settings:
         if settings.qdrant_quantization not in ("none", "scalar", "binary"):
             raise SettingsError(
                 f"QDRANT_QUANTIZATION must be none, scalar or binary, not {settings.qdrant_quantization!r}")
+        if settings.embedded_engine not in ("edge", "qdrant-client"):
+            raise SettingsError(f"EMBEDDED_ENGINE must be edge or qdrant-client, not {settings.embedded_engine!r}")
         if settings.precision not in ("auto", "fp32", "bf16", "int8"):
             raise SettingsError(f"PRECISION must be auto, fp32, bf16 or int8, not {settings.precision!r}")
         if settings.device not in ("auto", "cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
@@ -105,7 +111,8 @@ class Settings:
         """Where the vectors live, for messages and /healthz (never the API key)."""
         if self.uses_server:
             return f"Qdrant server at {self.qdrant_url}"
-        return f"embedded Qdrant at {self.qdrant_path}"
+        engine = "Qdrant Edge" if self.embedded_engine == "edge" else "qdrant-client local mode"
+        return f"embedded Qdrant ({engine}) at {self.qdrant_path}"
 
 
 def _fraction(name: str, value) -> float:

@@ -1,14 +1,8 @@
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
+import json
 
 import numpy as np
 import pytest
-from conftest import ROOT, make_image
+from conftest import make_image
 from PIL import Image
 
 from src.embedding import ClipEmbedder
@@ -26,9 +20,9 @@ def snapshot(settings) -> dict:
     """id -> payload of every point: what two equivalent collections must share."""
     with Store(settings) as store:
         records = store.file_records()
-        points, _ = store.client.scroll(store.collection, limit=10_000, with_payload=True)
-    assert set(records) == {str(p.id) for p in points}
-    return {str(p.id): p.payload for p in points}
+        points = {pid: payload for pid, payload, _ in store.points()}
+    assert set(records) == set(points)
+    return points
 
 
 def test_first_run_indexes_every_image_with_its_metadata(settings, embedder):
@@ -106,54 +100,14 @@ def test_other_model_rebuilds_the_collection(settings, embedder, tmp_path):
         assert store.state().matches(other.model_id, 12) and store.count() == 8
 
 
-def points_written(qdrant_path: Path) -> int:
-    """Points already on disk, read from the embedded store's sqlite file without taking its lock."""
-    files = list(qdrant_path.glob("collection/*/storage.sqlite"))
-    if not files:
-        return 0
-    try:
-        with sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True, timeout=0.1) as db:
-            return db.execute("select count(*) from points").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
-def test_a_run_killed_half_way_loses_nothing_and_resumes(settings, embedder, tmp_path):
-    for seed in range(8, 60):
-        make_image(settings.dataset_dir / "more" / f"{seed}.png", seed, size=(320, 240))
-    total = 60
-    env = os.environ | {
-        "CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
-        "QDRANT_PATH": str(settings.qdrant_path), "BATCH_SIZE": "1", "OCR": "off",
-        "TEXT_DIR": str(tmp_path / "text"),
-    }
-    command = [sys.executable, str(ROOT / "main.py"), "index", "--no-progress"]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while points_written(settings.qdrant_path) < 5 and process.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    written = points_written(settings.qdrant_path)
-    assert 0 < written < total, f"the kill should land mid-run ({written} of {total} written)"
-
-    resumed = run(settings, embedder)
-    assert resumed.unchanged == written and resumed.indexed == total - written
-    clean_settings = settings.__class__.load(environ={}, **{
-        "clip_model": settings.clip_model, "dataset_dir": settings.dataset_dir, "qdrant_path": tmp_path / "clean"})
-    run(clean_settings, embedder)
-    assert snapshot(settings) == snapshot(clean_settings)
-
-
 def test_vectors_are_those_of_the_model(settings, embedder):
     """The indexer decodes JPEGs straight to the model's size (faster); the vector must stay that of
     the full image given to the model."""
     run(settings, embedder)
     with Store(settings) as store:
-        points, _ = store.client.scroll(store.collection, limit=100, with_vectors=True)
-    point = next(p for p in points if p.payload["path"] == "g.jpg")
+        stored = store.vector(store.by_path("g.jpg").id)
     expected = embedder.embed_images([Image.open(settings.dataset_dir / "g.jpg").convert("RGB")])[0]
-    assert float(np.dot(point.vector["image"], expected)) > 0.99
+    assert float(np.dot(stored, expected)) > 0.99
 
 
 def test_missing_folder(settings, embedder, tmp_path):
@@ -163,12 +117,11 @@ def test_missing_folder(settings, embedder, tmp_path):
 
 
 def test_a_first_version_collection_is_rebuilt_with_a_message(settings, embedder):
-    from qdrant_client import models
-
-    with Store(settings) as store:  # the layout of version 1: one image vector, no text
-        store.client.create_collection(
-            store.collection, vectors_config={"image": models.VectorParams(size=16, distance=models.Distance.COSINE)},
-            metadata={"schema_version": 1, "model": embedder.model_id, "dim": 16})
+    with Store(settings) as store:
+        store.create(embedder.model_id, 16)
+    # What a collection of layout version 1 (one image vector, no text) records about itself.
+    meta = settings.qdrant_path / settings.collection / "meta.json"
+    meta.write_text(json.dumps({"schema_version": 1, "model": embedder.model_id, "dim": 16}))
     messages = []
     report = run(settings, embedder, notify=messages.append)
     assert report.indexed == 8 and "layout version 1" in messages[0]

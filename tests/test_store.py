@@ -1,10 +1,17 @@
+"""One suite for every store engine: the embedded ones run here; a server is reached through the same
+qdrant-client code as its local mode, so that code is tested too."""
+
 import socket
+import threading
 
 import numpy as np
 import pytest
 
+import src.store_edge as store_edge
 from src.settings import Settings
 from src.store import SCHEMA_VERSION, Point, Store, StoreUnavailable
+
+ENGINES = ["edge", "qdrant-client"]
 
 
 def unit(seed: int, dim: int = 8) -> list[float]:
@@ -18,9 +25,18 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+def engine_settings(path, engine: str) -> Settings:
+    return Settings.load(environ={}, qdrant_path=path, collection="t", embedded_engine=engine)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def store(tmp_path):
-    with Store(Settings.load(environ={}, qdrant_path=tmp_path / "q", collection="t")) as s:
+def store(tmp_path, engine):
+    with Store(engine_settings(tmp_path / "q", engine)) as s:
         yield s
 
 
@@ -72,7 +88,9 @@ def test_channels_fuse_and_filters_apply(store):
     # Filters apply inside every channel.
     drinks = store.search({"image": unit(1), "bm25": query_vector("coffee")}, limit=4, where={"category": "drink"})
     assert {h.payload["category"] for h in drinks} == {"drink"}
-    assert all(h.payload["has_text"] for h in store.search({"image": unit(2)}, 4, where={"has_text": True}))
+    with_text = store.search({"image": unit(2)}, 4, where={"has_text": True})
+    assert {h.id for h in with_text} == {ids[0], ids[1], ids[3]}
+    assert [h.id for h in store.search({"image": unit(2)}, 4, where={"has_text": False})] == [ids[2]]
 
 
 def test_recreate_drops_old_points(store):
@@ -82,8 +100,8 @@ def test_recreate_drops_old_points(store):
     assert store.count() == 0 and store.state().model == "other"
 
 
-def test_second_process_on_embedded_store_gets_a_clear_message(tmp_path):
-    settings = Settings.load(environ={}, qdrant_path=tmp_path / "q")
+def test_second_process_on_embedded_store_gets_a_clear_message(tmp_path, engine):
+    settings = engine_settings(tmp_path / "q", engine)
     with Store(settings):
         with pytest.raises(StoreUnavailable, match="in use by another adsearch process"):
             Store(settings)
@@ -108,7 +126,102 @@ def test_cluster_settings_shape_the_collection_on_a_server_only(tmp_path):
     assert scale["on_disk"] is True and scale["quantization_config"].binary.always_ram
     params = server._search_params().quantization
     assert params.rescore and params.oversampling > 1
-    with Store(Settings.load(environ={"QDRANT_QUANTIZATION": "scalar"}, qdrant_path=tmp_path / "q")) as local:
-        assert local._layout() == {} and local._scale() == {} and local._search_params() is None
+    local = Settings.load(environ={"QDRANT_QUANTIZATION": "scalar"}, qdrant_path=tmp_path / "q",
+                          embedded_engine="qdrant-client")
+    with Store(local) as client_local:
+        assert client_local._layout() == {} and client_local._scale() == {} and client_local._search_params() is None
     with pytest.raises(Exception, match="QDRANT_QUANTIZATION must be"):
         Settings.load(environ={"QDRANT_QUANTIZATION": "pq"})
+
+
+def fill(store, count: int, dim: int = 8) -> list[str]:
+    """count points with image, text and BM25 vectors; returns their ids. Up to 56 points, no two texts
+    score alike for any query (ties would leave the order to the engine)."""
+    from src.terms import document_vector
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(2 * count, dim))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"00000000-0000-0000-0000-{i:012d}" for i in range(count)]
+    words = ["coffee", "phones", "shoes", "sale", "travel", "pixora", "audi", "summer"]
+    store.upsert([
+        Point(pid, {"image": vectors[i].tolist(), "text": vectors[count + i].tolist(),
+                    "bm25": document_vector(" ".join([words[i % 8]] * (1 + i % 4) + [f"w{i}"] * (1 + i % 7)))},
+              {"path": f"{i}.jpg", "category": f"c{i % 3}", "has_text": True})
+        for i, pid in enumerate(ids)
+    ])
+    return ids
+
+
+def test_every_engine_ranks_alike(tmp_path):
+    """The same points and queries give the same ranking in every engine: one interface, one behaviour."""
+    from src.terms import query_vector
+
+    rankings = {}
+    for engine in ENGINES:
+        with Store(engine_settings(tmp_path / engine, engine)) as store:
+            store.create("m", 8)
+            fill(store, 56)
+            queries = [{"image": unit(1)}, {"bm25": query_vector("pixora sale")},
+                       {"image": unit(2), "text": unit(3), "bm25": query_vector("coffee")}]
+            rankings[engine] = [[h.id for h in store.search(q, limit=10, where={"category": "c1"})] for q in queries]
+            rankings[engine].append(sorted(store.facet("category")))
+    assert rankings["edge"] == rankings["qdrant-client"]
+
+
+def test_edge_builds_its_graph_while_writes_go_on(tmp_path, monkeypatch):
+    """build_index works on a copy in a child process; writes made meanwhile are replayed onto the copy."""
+    monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)  # graphs for tiny segments too
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    build_in_child = store_edge._optimize_in_child
+    late = Point("00000000-0000-0000-0000-999999999999", {"image": unit(99)}, {"path": "late.jpg"})
+
+    def write_during_build(folder):
+        store.upsert([late])
+        store.delete(ids[:5])
+        store.update_payload(ids[5], {"path": "renamed.jpg"})
+        return build_in_child(folder)
+
+    monkeypatch.setattr(store_edge, "_optimize_in_child", write_during_build)
+    with Store(engine_settings(tmp_path / "q", "edge")) as store:
+        store.create("m", 8)
+        ids = fill(store, 300)
+        before = store._shard.info().indexed_vectors_count
+        assert store.build_index(notify=lambda _: None)
+        assert store._shard.info().indexed_vectors_count > before
+        assert store.count() == 300 - 5 + 1
+        assert store.search({"image": unit(99)}, 1)[0].id == late.id
+        assert store.by_path("renamed.jpg").id == ids[5] and not store.paths_of(ids[:5])
+        assert not list((tmp_path / "q" / "t").glob("build-*")) and not (tmp_path / "q" / "t" / "shard.old").exists()
+    with Store(engine_settings(tmp_path / "q", "edge")) as reopened:
+        assert reopened.count() == 296 and reopened.search({"image": unit(99)}, 1)[0].id == late.id
+
+
+def test_edge_searches_go_on_while_the_graph_is_built(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    with Store(engine_settings(tmp_path / "q", "edge")) as store:
+        store.create("m", 64)
+        fill(store, 3000, dim=64)
+        searched = []
+        builder = threading.Thread(target=store.build_index, kwargs={"notify": lambda _: None})
+        builder.start()
+        while builder.is_alive():
+            searched.append(len(store.search({"image": unit(5, 64)}, 5)))
+        builder.join()
+        assert len(searched) > 1 and set(searched) == {5}  # answered during the build, not after it
+
+
+def test_edge_recovers_from_a_swap_cut_short(tmp_path):
+    """Killed between moving the old shard aside and putting the new one in place: the old one wins."""
+    settings = engine_settings(tmp_path / "q", "edge")
+    with Store(settings) as store:
+        store.create("m", 8)
+        ids = fill(store, 20)
+    folder = tmp_path / "q" / "t"
+    (folder / "shard").rename(folder / "shard.old")
+    (folder / "shard").mkdir()  # a half-moved new shard
+    (folder / "build-1234").mkdir()  # a copy that was being indexed
+    with Store(settings) as store:
+        assert store.count() == 20 and set(store.file_records()) == set(ids)
+    assert not (folder / "shard.old").exists() and not (folder / "build-1234").exists()

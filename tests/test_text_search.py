@@ -64,14 +64,13 @@ def test_ocr_text_is_cached_and_in_the_payload(ads, embedder):
     assert "pixora" in cache.read_text().lower()
     assert (settings.text_dir / "phones/pixora-phones-04.jpg.json").exists()
     with Store(settings) as store:
-        points, _ = store.client.scroll(store.collection, limit=20, with_payload=True, with_vectors=True)
-    by_path = {p.payload["path"]: p for p in points}
-    plain = by_path["plain/shapes.png"]
-    assert plain.payload["text"] == "" and plain.payload["has_text"] is False
-    assert set(plain.vector) == {"image"}  # no text, so no text vectors
-    ad = by_path["banking/ledgerstone-bank-02.jpg"]
-    assert ad.payload["has_text"] and set(ad.vector) == {"image", "text", "bm25"}
-    assert ad.payload["category"] == "banking"
+        by_path = {payload["path"]: (pid, payload) for pid, payload, _ in store.points()}
+        plain_id, plain = by_path["plain/shapes.png"]
+        assert plain["text"] == "" and plain["has_text"] is False
+        assert store.vector_names(plain_id) == {"image"}  # no text, so no text vectors
+        ad_id, ad = by_path["banking/ledgerstone-bank-02.jpg"]
+        assert ad["has_text"] and store.vector_names(ad_id) == {"image", "text", "bm25"}
+        assert ad["category"] == "banking"
 
 
 def test_cache_is_reused_and_refreshed_when_the_image_changes(ads, embedder):
@@ -175,8 +174,8 @@ def test_ocr_failure_is_reported_the_image_still_indexed_and_read_next_time(ads,
     assert report.indexed == 6 and len(report.failed) == 6
     assert all(reason.startswith("OCR: tesseract not found") for _, reason in report.failed)
     with Store(settings) as store:
-        points, _ = store.client.scroll(store.collection, limit=20, with_payload=True, with_vectors=True)
-    assert all(set(p.vector) == {"image"} and p.payload["ocr"] is None for p in points)
+        assert all(store.vector_names(pid) == {"image"} and payload["ocr"] is None
+                   for pid, payload, _ in store.points())
 
     monkeypatch.undo()
     again = index(settings, embedder)

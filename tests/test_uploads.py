@@ -89,8 +89,7 @@ def test_the_text_of_an_upload_is_read_when_there_is_a_reader(settings, embedder
         assert outcome.status == "added" and outcome.message == f"added as {outcome.path}"
         hit = store.by_path(outcome.path)
         assert "pixora" in hit.payload["text"].lower() and hit.payload["has_text"]
-        assert hit.payload["ocr"] == reader.version and "bm25" in store.client.retrieve(
-            store.collection, [hit.id], with_vectors=True)[0].vector
+        assert hit.payload["ocr"] == reader.version and "bm25" in store.vector_names(hit.id)
         assert "pixora" in (settings.text_dir / f"{outcome.path}.txt").read_text().lower()
         again = index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=False, reader=reader)
     assert (again.indexed, again.reread, again.unchanged, again.failed) == (0, 0, 1, [])

@@ -1,0 +1,243 @@
+"""The store on qdrant-client: a Qdrant server (Docker, a cluster, Qdrant Cloud) when QDRANT_URL is set,
+or qdrant-client's local mode (EMBEDDED_ENGINE=qdrant-client: pure Python, brute force; fine for small
+collections and for testing this code without a server). Each search is one query_points call."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from qdrant_client import QdrantClient, models
+
+from src.settings import Settings
+from src.store import (
+    BM25_VECTOR,
+    BOOL_FIELDS,
+    DENSE_VECTORS,
+    FILE_FIELDS,
+    IMAGE_VECTOR,
+    KEYWORD_FIELDS,
+    PREFETCH_DEPTH,
+    SCHEMA_VERSION,
+    TEXT_VECTOR,
+    CollectionState,
+    Hit,
+    Point,
+    Store,
+    dense_threshold,
+)
+
+
+class ClientStore(Store):
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        with self._errors("open"):
+            if settings.uses_server:
+                self.client = QdrantClient(
+                    url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=10, check_compatibility=False
+                )
+            else:
+                settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+                self.client = QdrantClient(path=str(settings.qdrant_path))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+    # -- collection ----------------------------------------------------------------------------
+    def state(self) -> CollectionState:
+        with self._errors("read the collection"):
+            if not self.client.collection_exists(self.collection):
+                return CollectionState(exists=False)
+            meta = self.client.get_collection(self.collection).config.metadata or {}
+        return CollectionState(True, meta.get("schema_version"), meta.get("model"), meta.get("dim"))
+
+    def create(self, model: str | None, dim: int | None) -> None:
+        dense = models.VectorParams(size=dim, distance=models.Distance.COSINE, **self._scale()) if model else None
+        with self._errors("create the collection"):
+            if self.client.collection_exists(self.collection):
+                self.client.delete_collection(self.collection)
+            self.client.create_collection(
+                self.collection,
+                vectors_config={name: dense for name in DENSE_VECTORS} if dense else {},
+                sparse_vectors_config={BM25_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                metadata={"schema_version": SCHEMA_VERSION, "model": model, "dim": dim},
+                **self._layout(),
+            )
+            if self.settings.uses_server:  # the embedded engine scans payloads and ignores indexes
+                for name in KEYWORD_FIELDS:
+                    self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+                for name in BOOL_FIELDS:
+                    self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.BOOL)
+
+    def _layout(self) -> dict:
+        """Shards and replicas on a server or cluster (QDRANT_SHARDS, QDRANT_REPLICAS)."""
+        if not self.settings.uses_server:
+            return {}
+        return {"shard_number": self.settings.qdrant_shards, "replication_factor": self.settings.qdrant_replicas}
+
+    def _scale(self) -> dict:
+        """Dense-vector storage for large collections on a server: quantized copies searched in RAM,
+        originals (optionally on disk) used to rescore the best candidates."""
+        if not self.settings.uses_server:
+            return {}
+        kind = self.settings.qdrant_quantization
+        quantization = {
+            "none": None,
+            "scalar": models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, always_ram=True)),
+            "binary": models.BinaryQuantization(binary=models.BinaryQuantizationConfig(always_ram=True)),
+        }[kind]
+        return {"on_disk": self.settings.qdrant_on_disk, "quantization_config": quantization}
+
+    def _search_params(self) -> models.SearchParams | None:
+        """Rescore quantized candidates with the original vectors; binary codes need more candidates."""
+        if not self.settings.uses_server or self.settings.qdrant_quantization == "none":
+            return None
+        oversampling = 3.0 if self.settings.qdrant_quantization == "binary" else 1.5
+        return models.SearchParams(quantization=models.QuantizationSearchParams(rescore=True, oversampling=oversampling))
+
+    def count(self) -> int:
+        with self._errors("count points"):
+            if not self.client.collection_exists(self.collection):
+                return 0
+            return self.client.count(self.collection, exact=True).count
+
+    # -- points --------------------------------------------------------------------------------
+    def file_records(self) -> dict[str, dict]:
+        with self._errors("read the indexed files"):
+            return {str(p.id): p.payload or {} for p in self._scroll(with_payload=FILE_FIELDS, with_vectors=False)}
+
+    def points(self, vector: str | None = None) -> list[tuple[str, dict, list[float] | None]]:
+        with self._errors("read the collection"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            found = self._scroll(with_payload=True, with_vectors=[vector] if vector else False)
+            return [(str(p.id), p.payload or {}, (p.vector or {}).get(vector) if vector else None) for p in found]
+
+    def _scroll(self, **what) -> Iterator[models.Record]:
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.collection, limit=1000, offset=offset, **what)
+            yield from points
+            if offset is None:
+                return
+
+    def paths_of(self, point_ids: list[str]) -> dict[str, str]:
+        with self._errors("look up images"):
+            if not point_ids or not self.client.collection_exists(self.collection):
+                return {}
+            found = self.client.retrieve(self.collection, ids=point_ids, with_payload=["path"], with_vectors=False)
+        return {str(p.id): (p.payload or {}).get("path", "") for p in found}
+
+    def by_path(self, path: str) -> Hit | None:
+        with self._errors("look up an image"):
+            if not self.client.collection_exists(self.collection):
+                return None
+            points, _ = self.client.scroll(self.collection, scroll_filter=_filter({"path": path}), limit=1)
+        return Hit(str(points[0].id), 1.0, points[0].payload or {}) if points else None
+
+    def facet(self, field: str, limit: int = 100) -> list[tuple[str, int]]:
+        with self._errors("count categories"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            response = self.client.facet(self.collection, key=field, limit=limit)
+        return [(str(hit.value), hit.count) for hit in response.hits if hit.value != ""]
+
+    def upsert(self, points: list[Point]) -> None:
+        if not points:
+            return
+        with self._errors("write points"):
+            self.client.upsert(
+                self.collection,
+                points=[models.PointStruct(id=p.id, vector=_vectors(p.vectors), payload=p.payload) for p in points],
+                wait=True,
+            )
+
+    def update_text(self, point_id: str, vectors: dict, payload: dict) -> None:
+        with self._errors("update a point"):
+            self.client.delete_vectors(self.collection, vectors=[TEXT_VECTOR, BM25_VECTOR], points=[point_id], wait=True)
+            if vectors:
+                self.client.update_vectors(
+                    self.collection, points=[models.PointVectors(id=point_id, vector=_vectors(vectors))], wait=True
+                )
+            self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
+
+    def update_payload(self, point_id: str, payload: dict) -> None:
+        with self._errors("update a point"):
+            self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
+
+    def delete(self, point_ids: list[str]) -> None:
+        if not point_ids:
+            return
+        with self._errors("delete points"):
+            self.client.delete(self.collection, points_selector=models.PointIdsList(points=point_ids), wait=True)
+
+    def search(
+        self,
+        channels: dict,
+        limit: int,
+        offset: int = 0,
+        where: dict | None = None,
+        min_score: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[Hit]:
+        query_filter = _filter(where)
+        vectors = [IMAGE_VECTOR] if with_vectors else False
+        with self._errors("search"):
+            if not self.client.collection_exists(self.collection) or not channels:
+                return []
+            if len(channels) == 1:
+                (name, vector), = channels.items()
+                response = self.client.query_points(
+                    self.collection, query=_query_vector(vector), using=name, query_filter=query_filter,
+                    score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset, with_payload=True,
+                    with_vectors=vectors, search_params=self._search_params() if name in DENSE_VECTORS else None,
+                )
+            else:
+                depth = max(PREFETCH_DEPTH, 2 * (limit + offset))  # RRF needs each list deeper than the page
+                response = self.client.query_points(
+                    self.collection,
+                    prefetch=[
+                        models.Prefetch(query=_query_vector(vector), using=name, filter=query_filter, limit=depth,
+                                        score_threshold=dense_threshold(name, min_score),
+                                        params=self._search_params() if name in DENSE_VECTORS else None)
+                        for name, vector in channels.items()
+                    ],
+                    query=models.FusionQuery(fusion=models.Fusion.RRF),  # k = RRF_K, the default
+                    limit=limit, offset=offset, with_payload=True, with_vectors=vectors,
+                )
+        return [Hit(str(p.id), float(p.score), p.payload or {}, (p.vector or {}).get(IMAGE_VECTOR) if vectors else None)
+                for p in response.points]
+
+    def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
+        with self._errors("read a point"):
+            found = self.client.retrieve(self.collection, ids=[point_id], with_payload=False, with_vectors=[name])
+        if not found or not (found[0].vector or {}).get(name):
+            raise KeyError(point_id)
+        return found[0].vector[name]
+
+    def vector_names(self, point_id: str) -> set[str]:
+        with self._errors("read a point"):
+            found = self.client.retrieve(self.collection, ids=[point_id], with_payload=False, with_vectors=True)
+        return set(found[0].vector or {}) if found else set()
+
+
+def _vectors(vectors: dict) -> dict:
+    return {name: _query_vector(vector) for name, vector in vectors.items()}
+
+
+def _query_vector(vector):
+    """Qdrant's form of a vector: sparse ones come as (indices, values)."""
+    if isinstance(vector, tuple):
+        indices, values = vector
+        return models.SparseVector(indices=list(indices), values=list(values))
+    return vector
+
+
+def _filter(where: dict | None) -> models.Filter | None:
+    if not where:
+        return None
+    return models.Filter(
+        must=[models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in where.items()]
+    )

@@ -1,0 +1,400 @@
+"""The embedded store on Qdrant Edge: Qdrant's own engine (segments, WAL, HNSW, sparse IDF, RRF) in this
+process, no server.
+
+On disk, `<QDRANT_PATH>/<collection>/` holds `shard/` (the engine's segments and write-ahead log) and
+`meta.json` (layout version, model, dimension); `<collection>.lock` beside it says which process owns it.
+
+New points land in plain segments that the engine searches exhaustively (fast up to ~10k points).
+`build_index()` builds HNSW graphs for the rest. Qdrant Edge holds Python's GIL while it optimizes,
+which would stall every search in this process for minutes at 100k points, so the graphs are built in a
+child process on a copy of the shard; the copy is then swapped in and the writes made meanwhile are
+replayed onto it. A run killed at any moment leaves either the old shard or the new one complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import qdrant_edge as edge
+
+from src.atomic import write_atomically
+from src.settings import Settings
+from src.store import (
+    BM25_VECTOR,
+    BOOL_FIELDS,
+    DENSE_VECTORS,
+    FILE_FIELDS,
+    IMAGE_VECTOR,
+    KEYWORD_FIELDS,
+    PREFETCH_DEPTH,
+    RRF_K,
+    SCHEMA_VERSION,
+    TEXT_VECTOR,
+    CollectionState,
+    Hit,
+    Point,
+    Store,
+    StoreUnavailable,
+    dense_threshold,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARD = "shard"
+OLD_SHARD = "shard.old"  # the shard being replaced during a swap; wins if the swap was cut short
+BUILD_PREFIX = "build-"  # a copy being indexed by a child process
+META = "meta.json"
+# Below this many vectors not yet in an HNSW graph, exhaustive search in the engine is fast enough and a
+# build (copying the shard) is not worth it.
+MIN_VECTORS_TO_BUILD = 5000
+# The engine builds a graph for a segment once its vectors take this much space (Qdrant's default).
+INDEXING_THRESHOLD_KB = 10_000
+SCROLL_PAGE = 1000
+
+
+class EdgeStore(Store):
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        self.folder = settings.qdrant_path / settings.collection
+        self._shard: edge.EdgeShard | None = None
+        self._meta: dict = {}
+        self._writes = threading.Lock()  # one writer at a time; held while the shard is copied or swapped
+        self._gate = _SwapGate()  # searches run together, but never on a shard being swapped out
+        self._replay: list | None = None  # writes made while a copy is being indexed
+        self._generation = 0  # bumped by create(): a copy of an older collection is never swapped in
+        with self._errors("open"):
+            settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+            self._lock_file = open(settings.qdrant_path / f"{settings.collection}.lock", "a+")
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._lock_file.close()
+                raise self.in_use() from None
+            self._recover()
+            self._open()
+
+    def _recover(self) -> None:
+        """Finish what a killed process left: an interrupted swap falls back to the complete old shard,
+        and copies that were being indexed are dropped."""
+        old = self.folder / OLD_SHARD
+        if old.exists():
+            shutil.rmtree(self.folder / SHARD, ignore_errors=True)
+            old.rename(self.folder / SHARD)
+        for stale in self.folder.glob(BUILD_PREFIX + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def _open(self) -> None:
+        meta_file = self.folder / META
+        if meta_file.exists() and (self.folder / SHARD).exists():
+            self._meta = json.loads(meta_file.read_text())
+            self._shard = edge.EdgeShard.load(str(self.folder / SHARD))
+
+    def close(self) -> None:
+        with self._writes, self._gate.swapping():
+            if self._shard is not None:
+                with contextlib.suppress(Exception):
+                    self._shard.close()
+                self._shard = None
+        with contextlib.suppress(Exception):
+            self._lock_file.close()  # releases the lock
+
+    # -- collection ----------------------------------------------------------------------------
+    def state(self) -> CollectionState:
+        if self._shard is None:
+            return CollectionState(exists=False)
+        meta = self._meta
+        return CollectionState(True, meta.get("schema_version"), meta.get("model"), meta.get("dim"))
+
+    def create(self, model: str | None, dim: int | None) -> None:
+        dense = edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine) if model else None
+        config = edge.EdgeConfig(
+            vectors={name: dense for name in DENSE_VECTORS} if dense else {},
+            sparse_vectors={BM25_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
+            optimizers=edge.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB),
+        )
+        with self._errors("create the collection"), self._writes, self._gate.swapping():
+            self._generation += 1
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+            # meta.json is written last: a shard without it (a create cut short) is ignored on open.
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True)
+            shard = edge.EdgeShard.create(str(self.folder / SHARD), config)
+            for name in KEYWORD_FIELDS:
+                shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Keyword))
+            for name in BOOL_FIELDS:
+                shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Bool))
+            shard.flush()
+            self._meta = {"schema_version": SCHEMA_VERSION, "model": model, "dim": dim}
+            write_atomically(self.folder / META, json.dumps(self._meta).encode())
+            self._shard = shard
+
+    def count(self) -> int:
+        with self._reading("count points") as shard:
+            return shard.count(edge.CountRequest(exact=True)) if shard else 0
+
+    # -- building the HNSW index ---------------------------------------------------------------
+    def build_index(self, notify=print) -> bool:
+        with self._reading("build the search index") as shard:
+            if shard is None:
+                return False
+            waiting = self._vectors_to_index(shard)
+        if waiting < MIN_VECTORS_TO_BUILD:
+            return False
+        notify(f"building the search index (HNSW) for {waiting} vectors; searches go on meanwhile")
+        with self._errors("build the search index"):
+            build = self.folder / f"{BUILD_PREFIX}{uuid.uuid4().hex[:8]}"
+            with self._writes:
+                generation = self._generation
+                self._shard.flush()
+                shutil.copytree(self.folder / SHARD, build)
+                self._replay = []
+            try:
+                if not _optimize_in_child(build):
+                    return False
+                with self._writes, self._gate.swapping():
+                    if generation != self._generation:
+                        return False  # the collection was recreated meanwhile
+                    self._swap_in(build)
+            finally:
+                self._replay = None
+                shutil.rmtree(build, ignore_errors=True)
+        return True
+
+    def _vectors_to_index(self, shard: edge.EdgeShard) -> int:
+        """Vectors not yet in an HNSW graph (the engine counts sparse vectors as indexed too)."""
+        names = [*self._dense_names(), BM25_VECTOR]
+        stored = sum(
+            shard.count(edge.CountRequest(filter=edge.Filter(must=[edge.HasVectorCondition(name)]), exact=True))
+            for name in names
+        )
+        return stored - shard.info().indexed_vectors_count
+
+    def _dense_names(self) -> tuple[str, ...]:
+        return DENSE_VECTORS if self._meta.get("model") else ()
+
+    def _swap_in(self, build: Path) -> None:
+        """Replace the shard by its indexed copy; called with writes and searches held."""
+        self._shard.close()
+        self._shard = None
+        (self.folder / SHARD).rename(self.folder / OLD_SHARD)
+        build.rename(self.folder / SHARD)
+        shard = edge.EdgeShard.load(str(self.folder / SHARD))
+        for operation in self._replay:
+            shard.update(operation)
+        shard.flush()
+        shutil.rmtree(self.folder / OLD_SHARD)  # from here on, the new shard is the collection
+        self._shard = shard
+
+    # -- points --------------------------------------------------------------------------------
+    def file_records(self) -> dict[str, dict]:
+        with self._reading("read the indexed files") as shard:
+            return {str(r.id): r.payload or {} for r in self._scroll(shard, with_payload=FILE_FIELDS)}
+
+    def points(self, vector: str | None = None) -> list[tuple[str, dict, list[float] | None]]:
+        with self._reading("read the collection") as shard:
+            found = self._scroll(shard, with_payload=True, with_vector=[vector] if vector else False)
+            return [(str(r.id), r.payload or {}, (r.vector or {}).get(vector) if vector else None) for r in found]
+
+    @staticmethod
+    def _scroll(shard: edge.EdgeShard | None, **what) -> Iterator[edge.Record]:
+        offset = None
+        while shard is not None:
+            records, offset = shard.scroll(edge.ScrollRequest(offset=offset, limit=SCROLL_PAGE, **what))
+            yield from records
+            if offset is None:
+                return
+
+    def paths_of(self, point_ids: list[str]) -> dict[str, str]:
+        with self._reading("look up images") as shard:
+            if not point_ids or shard is None:
+                return {}
+            found = shard.retrieve(point_ids, with_payload=["path"], with_vector=False)
+        return {str(r.id): (r.payload or {}).get("path", "") for r in found}
+
+    def by_path(self, path: str) -> Hit | None:
+        with self._reading("look up an image") as shard:
+            if shard is None:
+                return None
+            records, _ = shard.scroll(edge.ScrollRequest(limit=1, filter=_filter({"path": path}), with_payload=True))
+        return Hit(str(records[0].id), 1.0, records[0].payload or {}) if records else None
+
+    def facet(self, field: str, limit: int = 100) -> list[tuple[str, int]]:
+        with self._reading("count categories") as shard:
+            if shard is None:
+                return []
+            response = shard.facet(edge.FacetRequest(key=field, limit=limit, exact=True))
+        return [(str(hit.value), hit.count) for hit in response.hits if hit.value != ""]
+
+    def upsert(self, points: list[Point]) -> None:
+        if points:
+            self._write("write points", edge.UpdateOperation.upsert_points(
+                [edge.Point(id=p.id, vector=_vectors(p.vectors), payload=p.payload) for p in points]))
+
+    def update_text(self, point_id: str, vectors: dict, payload: dict) -> None:
+        text_vectors = [name for name in (TEXT_VECTOR, BM25_VECTOR) if name in (*self._dense_names(), BM25_VECTOR)]
+        operations = [edge.UpdateOperation.delete_vectors([point_id], text_vectors)]
+        if vectors:
+            operations.append(edge.UpdateOperation.update_vectors([edge.PointVectors(point_id, _vectors(vectors))]))
+        operations.append(edge.UpdateOperation.set_payload([point_id], payload))
+        self._write("update a point", *operations)
+
+    def update_payload(self, point_id: str, payload: dict) -> None:
+        self._write("update a point", edge.UpdateOperation.set_payload([point_id], payload))
+
+    def delete(self, point_ids: list[str]) -> None:
+        if point_ids:
+            self._write("delete points", edge.UpdateOperation.delete_points(point_ids))
+
+    def search(
+        self,
+        channels: dict,
+        limit: int,
+        offset: int = 0,
+        where: dict | None = None,
+        min_score: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[Hit]:
+        query_filter = _filter(where)
+        vectors = [IMAGE_VECTOR] if with_vectors else False
+        if len(channels) == 1:
+            (name, vector), = channels.items()
+            request = edge.QueryRequest(
+                query=edge.Query.Nearest(_vector(vector), using=name), filter=query_filter,
+                score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset,
+                with_payload=True, with_vector=vectors,
+            )
+        else:
+            depth = max(PREFETCH_DEPTH, 2 * (limit + offset))  # RRF needs each list deeper than the page
+            request = edge.QueryRequest(
+                prefetches=[
+                    edge.Prefetch(query=edge.Query.Nearest(_vector(vector), using=name), filter=query_filter,
+                                  limit=depth, score_threshold=dense_threshold(name, min_score))
+                    for name, vector in channels.items()
+                ],
+                query=edge.Fusion.Rrf(k=RRF_K),
+                limit=limit, offset=offset, with_payload=True, with_vector=vectors,
+            )
+        with self._reading("search") as shard:
+            if shard is None or not channels:
+                return []
+            found = shard.query(request)
+        return [Hit(str(p.id), float(p.score), p.payload or {}, (p.vector or {}).get(IMAGE_VECTOR) if vectors else None)
+                for p in found]
+
+    def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
+        with self._reading("read a point") as shard:
+            found = shard.retrieve([point_id], with_payload=False, with_vector=[name]) if shard else []
+        if not found or not (found[0].vector or {}).get(name):
+            raise KeyError(point_id)
+        return list(found[0].vector[name])
+
+    def vector_names(self, point_id: str) -> set[str]:
+        with self._reading("read a point") as shard:
+            found = shard.retrieve([point_id], with_payload=False, with_vector=True) if shard else []
+        return set(found[0].vector or {}) if found else set()
+
+    # -- access --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _reading(self, action: str) -> Iterator[edge.EdgeShard | None]:
+        with self._errors(action), self._gate.reading():
+            yield self._shard
+
+    def _write(self, action: str, *operations) -> None:
+        with self._errors(action), self._writes:
+            if self._shard is None:
+                raise StoreUnavailable(f"could not {action}: the collection does not exist; run `index` first")
+            for operation in operations:
+                self._shard.update(operation)
+                if self._replay is not None:
+                    self._replay.append(operation)
+
+
+class _SwapGate:
+    """Any number of readers at once, or one swap with no reader inside."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._readers = 0
+        self._swapping = False
+
+    @contextlib.contextmanager
+    def reading(self):
+        with self._changed:
+            self._changed.wait_for(lambda: not self._swapping)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._readers -= 1
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def swapping(self):
+        with self._changed:
+            self._swapping = True
+            self._changed.wait_for(lambda: self._readers == 0)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._swapping = False
+                self._changed.notify_all()
+
+
+def _optimize_in_child(folder: Path) -> bool:
+    """Build the HNSW graphs of the shard copy in `folder` in a child process, at low priority so
+    searches keep a fair share of the CPU; True if the engine changed anything."""
+    done = subprocess.run(
+        [sys.executable, "-m", "src.store_edge", str(folder)], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise StoreUnavailable(f"building the search index failed: {reason[:300]}")
+    return done.stdout.strip() == "optimized"
+
+
+def _vectors(vectors: dict) -> dict:
+    return {name: _vector(vector) for name, vector in vectors.items()}
+
+
+def _vector(vector):
+    """The engine's form of a vector: sparse ones come as (indices, values)."""
+    if isinstance(vector, tuple):
+        indices, values = vector
+        return edge.SparseVector(indices=list(indices), values=[float(v) for v in values])
+    return list(vector)
+
+
+def _filter(where: dict | None) -> edge.Filter | None:
+    if not where:
+        return None
+    return edge.Filter(must=[edge.FieldCondition(key, match=edge.MatchValue(_match_value(value)))
+                             for key, value in where.items()])
+
+
+def _match_value(value):
+    # qdrant-edge-py 0.9.0 reads a Python bool as the integer 0 or 1 (bool is an int subclass), which
+    # never matches a boolean payload; numpy's bool is not an int and arrives as a boolean.
+    return np.bool_(value) if isinstance(value, bool) else value
+
+
+if __name__ == "__main__":  # the child process of _optimize_in_child
+    os.nice(10)
+    copy = edge.EdgeShard.load(sys.argv[1])
+    changed = copy.optimize()
+    copy.flush()
+    copy.close()
+    print("optimized" if changed else "unchanged")

@@ -1,0 +1,86 @@
+"""Index runs killed with SIGKILL at random moments lose nothing: after a final run the collection and
+the OCR cache equal those of one clean run."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, make_image
+from PIL import ImageDraw, ImageFont
+
+from src.settings import Settings
+from src.store import Store
+
+TRIALS = 4
+WORDS = ["SALE", "COFFEE", "PHONES", "TRAVEL", "SHOES", "BANK", "PIZZA", "SUMMER", "AUDI", "FRESH"]
+
+
+def make_ad(path, seed: int):
+    """A picture with two words on a light band, so OCR has something to read."""
+    make_image(path, seed, size=(480, 320))
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 200, 480, 300), fill=(255, 255, 255))
+    draw.text((20, 215), f"{WORDS[seed % 10]} {WORDS[(seed * 3) % 10]}", fill=(0, 0, 0),
+              font=ImageFont.load_default(size=56))
+    image.save(path)
+
+
+def index_command(settings: Settings, text_dir) -> tuple[list[str], dict]:
+    env = os.environ | {
+        "CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
+        "QDRANT_PATH": str(settings.qdrant_path), "TEXT_DIR": str(text_dir), "BATCH_SIZE": "2",
+        "OMP_NUM_THREADS": "1",
+    }
+    return [sys.executable, str(ROOT / "main.py"), "index", "--no-progress"], env
+
+
+def snapshot(settings: Settings, text_dir) -> tuple[dict, dict]:
+    """(id -> payload of every point, OCR cache file -> content): what two equal runs must share."""
+    with Store(settings) as store:
+        points = {pid: payload for pid, payload, _ in store.points()}
+        assert set(store.file_records()) == set(points) and store.count() == len(points)
+    cache = {str(f.relative_to(text_dir)): f.read_bytes() for f in sorted(text_dir.rglob("*")) if f.is_file()}
+    return points, cache
+
+
+def test_runs_killed_at_random_moments_end_like_one_clean_run(settings, tmp_path):
+    for seed in range(8, 24):
+        make_ad(settings.dataset_dir / "ads" / f"ad {seed}.png", seed)
+    total = 24
+
+    clean = Settings.load(environ={}, clip_model=settings.clip_model, dataset_dir=settings.dataset_dir,
+                          qdrant_path=tmp_path / "clean")
+    command, env = index_command(clean, tmp_path / "clean-text")
+    started = time.perf_counter()
+    subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)
+    clean_seconds = time.perf_counter() - started
+
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    command, env = index_command(settings, tmp_path / "text")
+    trials = []  # (seconds after start, points in the store after the kill)
+    for _ in range(TRIALS):
+        delay = rng.uniform(0.2, 0.9) * clean_seconds
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        with Store(settings) as store:
+            trials.append((round(delay, 2), store.count()))
+    story = f"seed {seed}, clean run {clean_seconds:.1f} s, kills (s, points): {trials}"
+    assert any(0 < written < total for _, written in trials), f"no kill landed mid-run: {story}"
+
+    final = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    points, cache = snapshot(settings, tmp_path / "text")
+    clean_points, clean_cache = snapshot(clean, tmp_path / "clean-text")
+    assert len(points) == total and points == clean_points, story
+    assert all((settings.dataset_dir / payload["path"]).is_file() for payload in points.values())  # no orphans
+    assert cache == clean_cache, story
+    assert sum(name.endswith(".txt") for name in cache) == total
