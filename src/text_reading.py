@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from src.ocr import OcrError, OcrResult, read_text
 from src.text_cache import TextCache
+
+PARENT_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -21,9 +25,17 @@ class Pending:
     future: Future | None = None
 
 
-def _limit_threads() -> None:
+def _start_worker(parent: int) -> None:
     # One tesseract thread per worker: the workers are the parallelism, threads would only contend.
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """A parent killed with SIGKILL cannot stop its workers, which would wait for work forever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 class TextReader:
@@ -57,7 +69,8 @@ class TextReader:
         if self._pool is None:
             # spawn, not fork: forking a process that already runs torch's thread pools can deadlock.
             self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=_limit_threads
+                self._workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(os.getpid(),),
             )
         return self._pool
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from conftest import ROOT, make_image
 from PIL import ImageDraw, ImageFont
@@ -40,6 +41,23 @@ def index_command(settings: Settings, text_dir) -> tuple[list[str], dict]:
     return [sys.executable, str(ROOT / "main.py"), "index", "--no-progress"], env
 
 
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()
+            and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
+
+
 def snapshot(settings: Settings, text_dir) -> tuple[dict, dict]:
     """(id -> payload of every point, OCR cache file -> content): what two equal runs must share."""
     with Store(settings) as store:
@@ -65,14 +83,19 @@ def test_runs_killed_at_random_moments_end_like_one_clean_run(settings, tmp_path
     rng = random.Random(seed)
     command, env = index_command(settings, tmp_path / "text")
     trials = []  # (seconds after start, points in the store after the kill)
+    orphans = set()  # OCR workers of killed runs: they must not outlive them
     for _ in range(TRIALS):
         delay = rng.uniform(0.2, 0.9) * clean_seconds
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
+        workers = children_of(process.pid)
         process.send_signal(signal.SIGKILL)
         process.wait()
+        orphans |= workers
         with Store(settings) as store:
             trials.append((round(delay, 2), store.count()))
+    time.sleep(2)
+    assert not alive(orphans), "OCR workers outlived their killed index run"
     story = f"seed {seed}, clean run {clean_seconds:.1f} s, kills (s, points): {trials}"
     assert any(0 < written < total for _, written in trials), f"no kill landed mid-run: {story}"
 
