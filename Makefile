@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup ocr-deps browser-deps run index serve test dataset screenshots clean
+.PHONY: setup ocr-deps browser-deps run index serve test bench dataset screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ serve: setup
 
 test: setup ocr-deps browser-deps
 	$(PY) -m pytest -q
+
+# Every speed benchmark in one run, printing ratios; results in benchmarks/results/bench.md (~15 min).
+bench: setup ocr-deps
+	$(PY) benchmarks/run_all.py
 
 # Regenerate the bundled sample images and labels (deterministic).
 dataset: setup
