@@ -58,6 +58,10 @@ def find_images(root: Path) -> tuple[list[ImageFile], list[Skipped]]:
             if name.startswith(".") or abs_path.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
             rel = abs_path.relative_to(root).as_posix()
+            if not _is_utf8(rel):  # such a path cannot go into JSON: every page showing it would fail
+                shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                skipped.append(Skipped(shown, "file name is not valid UTF-8; rename the file"))
+                continue
             if not abs_path.resolve().is_relative_to(real_root):
                 skipped.append(Skipped(rel, "symlink to a file outside the image folder"))
                 continue
@@ -69,6 +73,15 @@ def find_images(root: Path) -> tuple[list[ImageFile], list[Skipped]]:
             found.append(ImageFile(rel, abs_path, stat.st_size, stat.st_mtime_ns))
     found.sort(key=lambda f: f.path)
     return found, skipped
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name whose bytes on disk are not UTF-8 (Python holds them as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def resolve_inside(root: Path, rel_path: str) -> Path | None:
@@ -119,6 +132,8 @@ def decode_image(path: Path | BinaryIO, min_side: int | None = None) -> DecodedI
     except ImageError:
         raise
     except UnidentifiedImageError:
+        if _is_empty(path):
+            raise ImageError("not an image: the file is empty") from None
         raise ImageError("not an image Pillow can read (wrong extension or unknown format)") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(f"cannot decode: {exc}") from None
@@ -128,6 +143,13 @@ def decode_image(path: Path | BinaryIO, min_side: int | None = None) -> DecodedI
     if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: the upright size swaps
         width, height = height, width
     return DecodedImage(rgb, width, height, fmt)
+
+
+def _is_empty(source: Path | BinaryIO) -> bool:
+    try:
+        return (source.seek(0, os.SEEK_END) if hasattr(source, "seek") else os.stat(source).st_size) == 0
+    except OSError:
+        return False
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

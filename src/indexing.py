@@ -191,8 +191,8 @@ class ContentWriter:
         for batch in _decoded_batches(pids, self.contents, batch_size, decode_side):
             good = [(pid, decoded) for pid, decoded in batch if isinstance(decoded, DecodedImage)]
             for pid, error in batch:
-                if isinstance(error, ImageError):
-                    self.report.failed.append((self.contents[pid][0].path, str(error)))
+                if isinstance(error, ImageError):  # every file with this content: each is one a user may look for
+                    self.report.failed += [(f.path, str(error)) for f in self.contents[pid]]
             if good:
                 self.store.upsert(self._points(good))
                 self.report.indexed += len(good)
