@@ -97,8 +97,9 @@ def run_index(settings: Settings, progress: bool = True) -> int:
               "indexing pictures without their text", file=sys.stderr)
         reader = None
     try:
-        embedder = _load_model_or_none(settings, reader)
         with Store(settings) as store:
+            store.state()  # a store that is down is known at once, not after loading the model
+            embedder = _load_model_or_none(settings, reader)
             report = index_folder(
                 settings.dataset_dir, embedder, store, settings.batch_size, progress=progress, reader=reader
             )

@@ -23,6 +23,7 @@ class Settings:
     # repr=False: the key must never reach a log line or a page.
     qdrant_api_key: str | None = field(default=None, repr=False)
     collection: str = "ads"
+    qdrant_timeout: int = 10  # seconds a Qdrant server may take to answer before it counts as down
     # The engine of the embedded store: edge (Qdrant's own engine in-process, HNSW) or qdrant-client
     # (its local mode: pure Python brute force, kept for tests of the server code path).
     embedded_engine: str = "edge"
@@ -48,6 +49,7 @@ class Settings:
         "qdrant_url": "QDRANT_URL",
         "qdrant_api_key": "QDRANT_API_KEY",
         "collection": "COLLECTION",
+        "qdrant_timeout": "QDRANT_TIMEOUT",
         "embedded_engine": "EMBEDDED_ENGINE",
         "qdrant_shards": "QDRANT_SHARDS",
         "qdrant_replicas": "QDRANT_REPLICAS",
@@ -83,7 +85,7 @@ class Settings:
             default = getattr(settings, name)
             if isinstance(default, Path):
                 converted[name] = Path(value)
-            elif name in ("batch_size", "qdrant_shards", "qdrant_replicas"):
+            elif name in ("batch_size", "qdrant_shards", "qdrant_replicas", "qdrant_timeout"):
                 converted[name] = _positive_int(cls.ENV_NAMES[name], value)
             elif name == "collapse_cosine":
                 converted[name] = _fraction("COLLAPSE_COSINE", value)

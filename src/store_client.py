@@ -34,7 +34,8 @@ class ClientStore(Store):
         with self._errors("open"):
             if settings.uses_server:
                 self.client = QdrantClient(
-                    url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=10, check_compatibility=False
+                    url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=settings.qdrant_timeout,
+                    check_compatibility=False,
                 )
             else:
                 settings.qdrant_path.mkdir(parents=True, exist_ok=True)
