@@ -1,4 +1,4 @@
-"""Command line: `index`, `serve`, `run` (index, then serve), and `evaluate` (the evaluation package's CLI)."""
+"""Command line: `index`, `serve` (`--index`: and index meanwhile), `run` (index, then serve), and `evaluate` (the evaluation package's CLI)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index", parents=[common], help="embed the image folder into the store")
     index.add_argument("--no-progress", action="store_true", help="no progress bar")
-    commands.add_parser("serve", parents=[common, serving], help="serve the search pages")
+    serve = commands.add_parser("serve", parents=[common, serving], help="serve the search pages")
+    serve.add_argument("--index", action="store_true",
+                       help="also index the image folder, in the background: searches work while it writes")
     run = commands.add_parser("run", parents=[common, serving], help="index, then serve")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Listed for --help; main() hands its arguments to the evaluation's own parser.
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "index":
         return run_index(settings, progress=not args.no_progress)
     if args.command == "serve":
-        return run_server(settings, args.host, args.port)
+        return run_server(settings, args.host, args.port, index=args.index)
     status = run_index(settings, progress=not args.no_progress)
     if status != 0:
         print("Serving the pages anyway: they show what is missing.", file=sys.stderr)
@@ -132,11 +134,11 @@ def _load_model_or_none(settings: Settings, reader):
         return None
 
 
-def run_server(settings: Settings, host: str, port: int) -> int:
+def run_server(settings: Settings, host: str, port: int, index: bool = False) -> int:
     import uvicorn
 
     from src.web import create_app
 
-    print(f"Serving on http://{host}:{port}/index")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    print(f"Serving on http://{host}:{port}/index" + (f", indexing {settings.dataset_dir} meanwhile" if index else ""))
+    uvicorn.run(create_app(settings, index_on_start=index), host=host, port=port, log_level="info")
     return 0

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from src import eda
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import ImageError, decode_image, resolve_inside
+from src.indexing import index_folder
 from src.search import (
     DEFAULT_K,
     DEFAULT_MODE,
@@ -74,6 +75,7 @@ class Backend:
         self._searcher: Searcher | None = None
         self._reader: TextReader | None = None
         self._lock = threading.Lock()
+        self.indexing: dict = {"state": "idle", "summary": None}  # an index run inside the app
 
     def load_model(self) -> None:
         try:
@@ -128,19 +130,42 @@ class Backend:
                 self._store.close()
             self._store = None
 
+    def index_in_background(self) -> None:
+        """The index step in a thread of the app, so searches go on while it writes: the embedded
+        store belongs to one process, so the app itself must be the writer."""
+        self.indexing = {"state": "running", "summary": None}
+        threading.Thread(target=self._index, name="index", daemon=True).start()
+
+    def _index(self) -> None:
+        try:
+            self.load_model()
+            embedder = None if self.model_error else self.embedder
+            report = index_folder(self.settings.dataset_dir, embedder, self.store(), self.settings.batch_size,
+                                  progress=False, notify=log.info, reader=self.reader())
+            self.indexing = {"state": "done", "summary": report.summary()}
+            log.info("index: %s", report.summary())
+        except (StoreUnavailable, ModelUnavailable, FileNotFoundError, ValueError) as exc:
+            self.indexing = {"state": "failed", "summary": str(exc)}
+            log.error("index: %s", exc)
+
     def close(self) -> None:
         self.forget_store()
         if self._reader is not None:
             self._reader.close()
 
 
-def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, embedder: ClipEmbedder | None = None, index_on_start: bool = False
+) -> FastAPI:
+    """index_on_start: run the index step over the image folder in the background (`serve --index`)."""
     backend = Backend(settings or Settings.load(), embedder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # Load the model in the background: pages answer at once, the first search waits for it.
         threading.Thread(target=backend.load_model, name="load-model", daemon=True).start()
+        if index_on_start:
+            backend.index_in_background()
         yield
         backend.close()
 
@@ -253,7 +278,8 @@ def create_app(settings: Settings | None = None, embedder: ClipEmbedder | None =
         }
         healthy = store_info["reachable"] and not backend.model_error
         return JSONResponse(
-            {"status": "ok" if healthy else "degraded", "model": model_info, "store": store_info},
+            {"status": "ok" if healthy else "degraded", "model": model_info, "store": store_info,
+             "indexing": backend.indexing},
             status_code=200 if store_info["reachable"] else 503,
         )
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,6 +45,34 @@ def make_image(path: Path, seed: int, size=(160, 120), fmt: str | None = None) -
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, fmt)
     return path
+
+
+AD_WORDS = ["SALE", "COFFEE", "PHONES", "TRAVEL", "SHOES", "BANK", "PIZZA", "SUMMER", "AUDI", "FRESH"]
+
+
+def make_ad(path: Path, seed: int) -> Path:
+    """A picture with two words on a light band, so OCR has something to read."""
+    make_image(path, seed, size=(480, 320))
+    image = Image.open(path).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 200, 480, 300), fill=(255, 255, 255))
+    draw.text((20, 215), f"{AD_WORDS[seed % 10]} {AD_WORDS[(seed * 3) % 10]}", fill=(0, 0, 0),
+              font=ImageFont.load_default(size=56))
+    image.save(path)
+    return path
+
+
+def wait_until_up(url: str, process, seconds: float = 60) -> None:
+    """Until the app at url answers /healthz (a test's own server subprocess)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert process.poll() is None, "the server exited while starting"
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 @pytest.fixture

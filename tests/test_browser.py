@@ -4,12 +4,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, wait_until_up
 
 from src.indexing import index_folder
 from src.store import Store
@@ -39,18 +37,6 @@ def server(settings, embedder):
     finally:
         process.terminate()
         process.wait(timeout=20)
-
-
-def wait_until_up(url: str, process, seconds: float = 60) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        assert process.poll() is None, "the server exited while starting"
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=2)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 @pytest.fixture(scope="module")

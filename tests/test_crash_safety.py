@@ -9,27 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT, make_image
-from PIL import ImageDraw, ImageFont
+from conftest import ROOT, make_ad
 
 from src.settings import Settings
 from src.store import Store
 
 TRIALS = 4
-WORDS = ["SALE", "COFFEE", "PHONES", "TRAVEL", "SHOES", "BANK", "PIZZA", "SUMMER", "AUDI", "FRESH"]
-
-
-def make_ad(path, seed: int):
-    """A picture with two words on a light band, so OCR has something to read."""
-    make_image(path, seed, size=(480, 320))
-    from PIL import Image
-
-    image = Image.open(path).convert("RGB")
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 200, 480, 300), fill=(255, 255, 255))
-    draw.text((20, 215), f"{WORDS[seed % 10]} {WORDS[(seed * 3) % 10]}", fill=(0, 0, 0),
-              font=ImageFont.load_default(size=56))
-    image.save(path)
 
 
 def index_command(settings: Settings, text_dir) -> tuple[list[str], dict]:
