@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from src import eda
 from src.embedding import ClipEmbedder, ModelUnavailable
@@ -30,6 +31,7 @@ from src.search import (
     DEFAULT_K,
     DEFAULT_MODE,
     MAX_K,
+    MAX_OFFSET,
     MAX_QUERY_CHARS,
     MODES,
     Part,
@@ -46,7 +48,7 @@ from src.store import Store, StoreUnavailable
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.thumbnails import thumbnail
-from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UploadError, UploadOutcome, add_images
+from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, MEGABYTE, UploadError, UploadOutcome, add_images
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +63,32 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The API's one error shape."""
+
+    error: ErrorDetail
+
+
+ERROR_TEXTS = {400: "Malformed request", 404: "Not found", 415: "Not an image it can read",
+               422: "The request cannot be used; the message says why", 503: "The store or the model is unavailable"}
+
+
+def api_errors(*statuses: int) -> dict:
+    """The OpenAPI entries of an API route's error responses: JSON in the one error shape."""
+    return {status: {"model": ErrorBody, "description": ERROR_TEXTS[status]} for status in statuses}
+
+
+def page_errors(*statuses: int) -> dict:
+    """The OpenAPI entries of a page's error responses: the HTML error page."""
+    return {status: {"description": ERROR_TEXTS[status], "content": {"text/html": {"schema": {"type": "string"}}}}
+            for status in statuses}
 
 
 class Backend:
@@ -229,11 +257,12 @@ def create_app(
     def home() -> RedirectResponse:
         return RedirectResponse("/index")
 
-    @app.get("/index", response_class=HTMLResponse, summary="Search page")
+    @app.get("/index", response_class=HTMLResponse, summary="Search page", responses=page_errors(422, 503))
     def index_page(request: Request, form: SearchForm = Depends()):
         return search_page(request, form)
 
-    @app.post("/index", response_class=HTMLResponse, summary="Search page, querying with an image")
+    @app.post("/index", response_class=HTMLResponse, summary="Search page, querying with an image",
+              responses=page_errors(400, 422, 503))
     async def index_image_query(request: Request, form: SearchForm = Depends(), image: UploadFile | None = None):
         return search_page(request, form, await _read_query_image(image))
 
@@ -251,16 +280,19 @@ def create_app(
             ],
         }
 
-    @app.get("/api/search", summary="Search by text and/or an indexed image (like=point id); JSON")
+    @app.get("/api/search", summary="Search by text and/or an indexed image (like=point id); JSON",
+             responses=api_errors(422, 503))
     def api_search(form: SearchForm = Depends()):
         return api_results(form, run_search(form))
 
-    @app.post("/api/search", summary="Search with an image file, plus the same fields as GET")
+    @app.post("/api/search", summary="Search with an image file, plus the same fields as GET",
+              responses=api_errors(400, 422, 503))
     async def api_image_search(form: SearchForm = Depends(), image: UploadFile | None = None):
         query_image = await _read_query_image(image)
         return api_results(form, run_search(form, query_image))
 
-    @app.get("/healthz", summary="Model, store and point count")
+    @app.get("/healthz", summary="Model, store and point count",
+             responses={503: {"description": "The store cannot be reached: the same fields, reachable false"}})
     def healthz():
         store_info = {"location": backend.settings.describe_store(), "collection": backend.settings.collection}
         try:
@@ -283,7 +315,8 @@ def create_app(
             status_code=200 if store_info["reachable"] else 503,
         )
 
-    @app.get("/view/{path:path}", response_class=HTMLResponse, summary="One image: the words found, its text")
+    @app.get("/view/{path:path}", response_class=HTMLResponse, summary="One image: the words found, its text",
+             responses=page_errors(404, 422, 503))
     def view_page(request: Request, path: str, q: str = ""):
         _dataset_file(backend.settings, path)
         hit = _indexed(backend, path)
@@ -293,7 +326,8 @@ def create_app(
                    "neighbours": _neighbours(backend, hit.id)}
         return templates.TemplateResponse(request, "view.html", context)
 
-    @app.post("/api/query", summary="A combined query: weighted texts, images and indexed images; JSON in and out")
+    @app.post("/api/query", summary="A combined query: weighted texts, images and indexed images; JSON in and out",
+              responses=api_errors(400, 422, 503))
     def api_query(body: CombinedQuery):
         form = SearchForm(q="", negative="", like="", k=str(body.k), offset=str(body.offset), mode=body.mode,
                           category=body.category, has_text="1" if body.has_text else "",
@@ -302,12 +336,14 @@ def create_app(
         parts = [_query_part(backend, part) for part in body.parts]
         return api_results(form, run_search(form, parts=parts))
 
-    @app.post("/api/images", summary="Add images: each is checked, saved into the dataset folder and indexed")
+    @app.post("/api/images", summary="Add images: each is checked, saved into the dataset folder and indexed",
+              responses=api_errors(400, 422, 503))
     def api_add_images(request: Request, files: list[UploadFile]):
         outcomes = backend.add_images(_read_uploads(request, files))
         return {"outcomes": [asdict(o) for o in outcomes]}
 
-    @app.post("/upload", response_class=HTMLResponse, summary="The page's upload form")
+    @app.post("/upload", response_class=HTMLResponse, summary="The page's upload form",
+              responses=page_errors(400, 422, 503))
     def upload_page(request: Request, files: list[UploadFile]):
         try:
             context = {"outcomes": backend.add_images(_read_uploads(request, files)), "error": None}
@@ -318,26 +354,31 @@ def create_app(
         return templates.TemplateResponse(request, "_uploads.html" if partial else "uploaded.html", context,
                                           status_code=status)
 
-    @app.get("/api/images/{path:path}", summary="One indexed image: details, OCR text and nearest neighbours")
+    @app.get("/api/images/{path:path}", summary="One indexed image: details, OCR text and nearest neighbours",
+             responses=api_errors(404, 503))
     def api_image(path: str):
         hit = _indexed(backend, path)
         neighbours = [{"path": r.path, "score": r.score, "id": r.id} for r in _neighbours(backend, hit.id)]
         return {"id": hit.id, **hit.payload, "neighbours": neighbours}
 
-    @app.delete("/api/images/{path:path}", summary="Remove an image from the index, and its files with delete_files")
+    @app.delete("/api/images/{path:path}", summary="Remove an image from the index, and its files with delete_files",
+                responses=api_errors(404, 422, 503))
     def api_remove(path: str, delete_files: bool = False):
         return {"removed": path, "deleted_files": _remove(backend, path, delete_files)}
 
-    @app.post("/view/{path:path}/remove", response_class=HTMLResponse, summary="The page's remove button")
+    @app.post("/view/{path:path}/remove", response_class=HTMLResponse, summary="The page's remove button",
+              responses=page_errors(400, 404, 422, 503))
     def remove_page(request: Request, path: str, delete_files: str = Form("")):
         deleted = _remove(backend, path, bool(delete_files))
         return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": deleted})
 
-    @app.get("/images/{path:path}", summary="The full image file")
+    @app.get("/images/{path:path}", summary="The full image file", response_class=FileResponse,
+             responses={200: {"content": {"image/*": {}}}} | page_errors(404))
     def full_image(path: str):
         return FileResponse(_dataset_file(backend.settings, path))
 
-    @app.get("/thumbs/{path:path}", summary="A small JPEG of the image")
+    @app.get("/thumbs/{path:path}", summary="A small JPEG of the image", response_class=FileResponse,
+             responses={200: {"content": {"image/jpeg": {}}}} | page_errors(404, 415))
     def thumb(path: str):
         source = _dataset_file(backend.settings, path)
         try:
@@ -351,11 +392,13 @@ def create_app(
     def eda_alias() -> RedirectResponse:
         return RedirectResponse("/EDA")
 
-    @app.get("/EDA", response_class=HTMLResponse, summary="What is in the collection: figures and key numbers")
+    @app.get("/EDA", response_class=HTMLResponse, summary="What is in the collection: figures and key numbers",
+             responses=page_errors(422, 503))
     def eda_page(request: Request, refresh: bool = False):
         return render_eda(request, refresh, partial=False)
 
-    @app.get("/EDA/sections", response_class=HTMLResponse, summary="The /EDA sections, computed afresh (HTMX)")
+    @app.get("/EDA/sections", response_class=HTMLResponse, summary="The /EDA sections, computed afresh (HTMX)",
+             responses=page_errors(503))
     def eda_sections(request: Request):
         return render_eda(request, refresh=True, partial=True)
 
@@ -437,7 +480,7 @@ class QueryPartIn(BaseModel):
 class CombinedQuery(BaseModel):
     parts: list[QueryPartIn] = Field(min_length=1, max_length=10)
     k: int = Field(DEFAULT_K, ge=1, le=MAX_K)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     mode: str = DEFAULT_MODE
     category: str = ""
     has_text: bool = False
@@ -482,7 +525,12 @@ def _read_uploads(request: Request, files: list[UploadFile]) -> list[tuple[str, 
     if len(files) > MAX_FILES_PER_UPLOAD:
         raise UploadError(f"too many files: {len(files)}; at most {MAX_FILES_PER_UPLOAD} at a time")
     # One byte past the limit is enough to know a file is too large, and keeps memory bounded.
-    return [(f.filename or "image", f.file.read(MAX_UPLOAD_BYTES + 1)) for f in files if f.filename]
+    read = [(f.filename or "image", f.file.read(MAX_UPLOAD_BYTES + 1)) for f in files if f.filename]
+    for name, data in read:
+        if len(data) > MAX_UPLOAD_BYTES:  # a limit of the request, like the file count: nothing is added
+            raise UploadError(f"{name} is larger than {MAX_UPLOAD_BYTES // MEGABYTE} MB, the limit for one file; "
+                              "nothing was added")
+    return read
 
 
 async def _read_query_image(image: UploadFile | None) -> bytes | None:
@@ -554,14 +602,23 @@ def _dataset_file(settings: Settings, path: str) -> Path:
     return resolved
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path."""
+    methods = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     """One error shape for the API ({"error": {"status", "message"}}), a readable page elsewhere."""
 
-    def render(request: Request, status: int, message: str):
+    def render(request: Request, status: int, message: str, headers: dict | None = None):
         if request.url.path.startswith("/api/") or request.url.path == "/healthz":
-            return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
+            return JSONResponse({"error": {"status": status, "message": message}}, status_code=status, headers=headers)
         return templates.TemplateResponse(
-            request, "error.html", {"status": status, "message": message}, status_code=status
+            request, "error.html", {"status": status, "message": message}, status_code=status, headers=headers
         )
 
     # Errors whose message is written for users, and the status each stands for.
@@ -581,9 +638,14 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        return render(request, exc.status_code, str(exc.detail))
+        headers = exc.headers
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            headers = (headers or {}) | {"Allow": allowed}  # Starlette names one route's; /index has two
+        return render(request, exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s", request.url.path)
-        return render(request, 500, "something went wrong on the server; the details are in its log")
+        response = render(request, 500, "something went wrong on the server; the details are in its log")
+        response.headers.update(SECURITY_HEADERS)  # Starlette answers a 500 outside the middleware that adds them
+        return response

@@ -6,7 +6,6 @@ from conftest import make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
-from src.search import MAX_QUERY_CHARS
 from src.settings import Settings
 from src.store import Store
 from src.web import create_app
@@ -68,48 +67,10 @@ def test_htmx_request_gets_only_the_results(client):
     assert "<html" in restore.text
 
 
-def test_query_and_file_names_are_escaped(client):
-    page = client.get("/index", params={"q": '<script>alert("x")</script>', "k": 12})
-    assert "<script>alert" not in page.text and "&lt;script&gt;alert" in page.text
-    assert "<b>bold</b>" not in page.text and "&lt;b&gt;bold&lt;/b&gt; name.png" in page.text
-    assert "script-src" not in page.headers["content-security-policy"]  # 'self' by default-src only
-    assert page.headers["content-security-policy"].startswith("default-src 'self'")
-
-
 def test_file_names_with_spaces_and_markup_are_served(client):
     paths = client.get("/api/search", params={"q": "bold", "k": 12}).json()["results"]
     odd = next(r for r in paths if r["path"].startswith("<b>"))
     assert client.get(odd["image_url"]).status_code == 200
-
-
-@pytest.mark.parametrize("params, message", [
-    ({"q": "x", "k": "0"}, "k must be between 1 and 100"),
-    ({"q": "x", "k": "1000"}, "k must be between 1 and 100"),
-    ({"q": "x", "k": "ten"}, "whole number"),
-    ({"q": "a" * (MAX_QUERY_CHARS + 1)}, "limit is 300"),
-])
-def test_bad_queries_get_422_and_a_message(client, params, message):
-    page = client.get("/index", params=params)
-    assert page.status_code == 422 and message in page.text and "Traceback" not in page.text
-    api = client.get("/api/search", params=params)
-    assert api.status_code == 422
-    assert api.json()["error"]["status"] == 422 and api.json()["error"]["message"]
-
-
-def test_empty_and_blank_queries_return_nothing(client):
-    assert client.get("/api/search", params={"q": "   "}).json()["results"] == []
-    assert result_paths(client.get("/index", params={"q": ""}).text) == []
-
-
-@pytest.mark.parametrize("path", [
-    "/images/../conftest.py", "/images/%2e%2e/%2e%2e/etc/passwd", "/images//etc/passwd",
-    "/images/missing.jpg", "/thumbs/../secret.jpg", "/images/outside.jpg",
-])
-def test_file_routes_never_leave_the_dataset(client, settings, path):
-    secret = make_image(settings.dataset_dir.parent / "secret.jpg", 5)
-    (settings.dataset_dir / "outside.jpg").symlink_to(secret)
-    response = client.get(path)
-    assert response.status_code == 404 and response.content[:3] != b"\xff\xd8\xff"
 
 
 def test_thumbnails_are_cached_on_disk(client, settings):
@@ -127,8 +88,9 @@ def test_healthz_reports_model_store_and_count(client, settings):
 
 
 def test_unreachable_store_gives_503_and_readable_messages(tiny_clip, embedder, tmp_path):
+    # That the API key never shows is proved in tests/test_http_hardening.py.
     settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=tmp_path,
-                             qdrant_url=f"http://127.0.0.1:{closed_port()}", qdrant_api_key="do-not-show")
+                             qdrant_url=f"http://127.0.0.1:{closed_port()}")
     with TestClient(create_app(settings, embedder)) as client:
         page = client.get("/index", params={"q": "red car"})
         assert page.status_code == 503 and "Qdrant server at http://127.0.0.1" in page.text
@@ -137,8 +99,6 @@ def test_unreachable_store_gives_503_and_readable_messages(tiny_clip, embedder, 
         assert api.status_code == 503 and "Qdrant server" in api.json()["error"]["message"]
         health = client.get("/healthz")
         assert health.status_code == 503 and not health.json()["store"]["reachable"]
-        for response in (page, api, health):
-            assert "do-not-show" not in response.text
 
 
 def test_missing_model_shows_a_banner_and_searches_words_only(tmp_path, image_folder):
