@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup ocr-deps browser-deps run index serve test bench dataset screenshots clean
+.PHONY: setup ocr-deps browser-deps load-deps run index serve test bench dataset screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,17 @@ $(VENV)/.installed: requirements.txt
 
 setup: $(VENV)/.installed
 
-# Debian packages: tesseract for OCR, Chromium for the browser tests; installed once, when missing.
+# Debian packages: tesseract for OCR, Chromium for the browser tests, wrk for the load test; installed
+# once, when missing.
 APT_INSTALL = $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 ocr-deps:
 	@command -v tesseract >/dev/null || { $(APT_INSTALL) tesseract-ocr; }
 
 browser-deps:
 	@command -v chromium >/dev/null || { $(APT_INSTALL) chromium chromium-driver; }
+
+load-deps:  # wrk: the load test's HTTP load generator
+	@command -v wrk >/dev/null || { $(APT_INSTALL) wrk; }
 
 run: setup ocr-deps
 	$(PY) main.py run --host $(HOST) --port $(PORT)
@@ -32,7 +36,7 @@ index: setup ocr-deps
 serve: setup
 	$(PY) main.py serve --host $(HOST) --port $(PORT)
 
-test: setup ocr-deps browser-deps
+test: setup ocr-deps browser-deps load-deps
 	$(PY) -m pytest -q
 
 # Every speed benchmark in one run, printing ratios; results in benchmarks/results/bench.md (~15 min).
