@@ -18,6 +18,7 @@ from src.store import (
     IMAGE_VECTOR,
     KEYWORD_FIELDS,
     PREFETCH_DEPTH,
+    RESULT_FIELDS,
     SCHEMA_VERSION,
     TEXT_VECTOR,
     CollectionState,
@@ -192,7 +193,7 @@ class ClientStore(Store):
                 (name, vector), = channels.items()
                 response = self.client.query_points(
                     self.collection, query=_query_vector(vector), using=name, query_filter=query_filter,
-                    score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset, with_payload=True,
+                    score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset, with_payload=RESULT_FIELDS,
                     with_vectors=vectors, search_params=self._search_params() if name in DENSE_VECTORS else None,
                 )
             else:
@@ -206,7 +207,7 @@ class ClientStore(Store):
                         for name, vector in channels.items()
                     ],
                     query=models.FusionQuery(fusion=models.Fusion.RRF),  # k = RRF_K, the default
-                    limit=limit, offset=offset, with_payload=True, with_vectors=vectors,
+                    limit=limit, offset=offset, with_payload=RESULT_FIELDS, with_vectors=vectors,
                 )
         return [Hit(str(p.id), float(p.score), p.payload or {}, (p.vector or {}).get(IMAGE_VECTOR) if vectors else None)
                 for p in response.points]

@@ -38,6 +38,7 @@ from src.store import (
     IMAGE_VECTOR,
     KEYWORD_FIELDS,
     PREFETCH_DEPTH,
+    RESULT_FIELDS,
     RRF_K,
     SCHEMA_VERSION,
     TEXT_VECTOR,
@@ -54,6 +55,7 @@ SHARD = "shard"
 OLD_SHARD = "shard.old"  # the shard being replaced during a swap; wins if the swap was cut short
 BUILD_PREFIX = "build-"  # a copy being indexed by a child process
 META = "meta.json"
+OPTIMIZED, UNCHANGED = "optimized", "unchanged"  # what the child process reports
 # Below this many vectors not yet in an HNSW graph, exhaustive search in the engine is fast enough and a
 # build (copying the shard) is not worth it.
 MIN_VECTORS_TO_BUILD = 5000
@@ -161,7 +163,11 @@ class EdgeStore(Store):
                 shutil.copytree(self.folder / SHARD, build)
                 self._replay = []
             try:
-                if not _optimize_in_child(build):
+                outcome = _optimize_in_child(build)
+                if outcome != OPTIMIZED:
+                    if outcome != UNCHANGED:  # every point is written: only speed is lost
+                        notify(f"warning: building the search index failed ({outcome}); searches stay "
+                               "exhaustive until the next index run builds it")
                     return False
                 with self._writes, self._gate.swapping():
                     if generation != self._generation:
@@ -273,7 +279,7 @@ class EdgeStore(Store):
             request = edge.QueryRequest(
                 query=edge.Query.Nearest(_vector(vector), using=name), filter=query_filter,
                 score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset,
-                with_payload=True, with_vector=vectors,
+                with_payload=RESULT_FIELDS, with_vector=vectors,
             )
         else:
             depth = max(PREFETCH_DEPTH, 2 * (limit + offset))  # RRF needs each list deeper than the page
@@ -284,7 +290,7 @@ class EdgeStore(Store):
                     for name, vector in channels.items()
                 ],
                 query=edge.Fusion.Rrf(k=RRF_K),
-                limit=limit, offset=offset, with_payload=True, with_vector=vectors,
+                limit=limit, offset=offset, with_payload=RESULT_FIELDS, with_vector=vectors,
             )
         with self._reading("search") as shard:
             if shard is None or not channels:
@@ -354,16 +360,15 @@ class _SwapGate:
                 self._changed.notify_all()
 
 
-def _optimize_in_child(folder: Path) -> bool:
+def _optimize_in_child(folder: Path) -> str:
     """Build the HNSW graphs of the shard copy in `folder` in a child process, at low priority so
-    searches keep a fair share of the CPU; True if the engine changed anything."""
+    searches keep a fair share of the CPU: OPTIMIZED, UNCHANGED, or why the child failed."""
     done = subprocess.run(
         [sys.executable, "-m", "src.store_edge", str(folder)], cwd=ROOT, capture_output=True, text=True
     )
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise StoreUnavailable(f"building the search index failed: {reason[:300]}")
-    return done.stdout.strip() == "optimized"
+        return (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1][:300]
+    return done.stdout.strip()
 
 
 def _vectors(vectors: dict) -> dict:
@@ -397,4 +402,4 @@ if __name__ == "__main__":  # the child process of _optimize_in_child
     changed = copy.optimize()
     copy.flush()
     copy.close()
-    print("optimized" if changed else "unchanged")
+    print(OPTIMIZED if changed else UNCHANGED)

@@ -217,7 +217,9 @@ def create_app(
         yield
         backend.close()
 
-    app = FastAPI(title="adsearch", summary="Semantic search for advertisement images", lifespan=lifespan)
+    # No /docs or /redoc: their pages load scripts from a CDN, which the CSP (and an offline machine) refuses.
+    app = FastAPI(title="adsearch", summary="Semantic search for advertisement images", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.backend = backend
     templates = Jinja2Templates(directory=ROOT / "templates")
     templates.env.filters["path_url"] = lambda path: quote(path, safe="/")

@@ -225,3 +225,16 @@ def test_edge_recovers_from_a_swap_cut_short(tmp_path):
     with Store(settings) as store:
         assert store.count() == 20 and set(store.file_records()) == set(ids)
     assert not (folder / "shard.old").exists() and not (folder / "build-1234").exists()
+
+
+def test_edge_build_that_fails_costs_speed_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    monkeypatch.setattr(store_edge, "_optimize_in_child", lambda folder: "killed by the out-of-memory killer")
+    messages = []
+    with Store(engine_settings(tmp_path / "q", "edge")) as store:
+        store.create("m", 8)
+        ids = fill(store, 40)
+        assert not store.build_index(notify=messages.append)
+        assert "failed (killed by the out-of-memory killer)" in messages[-1]
+        assert store.count() == 40 and store.search({"image": unit(3)}, 1)[0].id in ids
+    assert not list((tmp_path / "q" / "t").glob("build-*"))

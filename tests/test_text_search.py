@@ -113,6 +113,8 @@ def test_view_marks_the_matched_words_and_filters_narrow_results(ads, embedder):
     with TestClient(create_app(settings, embedder)) as client:
         page = client.get("/view/phones/pixora-phones-04.jpg", params={"q": "pixora"})
         assert page.status_code == 200 and page.text.count('<rect class="mark"') >= 1
+        assert "<title>phones/pixora-phones-04.jpg – adsearch</title>" in page.text
+        assert page.text.count('class="remove"') == 1
         assert "Pixora" in page.text and "marked on the image" in page.text
         assert '<rect class="mark"' not in client.get("/view/phones/pixora-phones-04.jpg", params={"q": "zebra"}).text
         assert client.get("/view/not/indexed.jpg").status_code == 404

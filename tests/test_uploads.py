@@ -72,7 +72,8 @@ def test_images_are_added_found_by_their_picture_and_left_alone_by_a_later_index
         query = embedder.embed_images([Image.open(BytesIO(data)).convert("RGB")])[0]
         best = store.search({"image": query.tolist()}, limit=3)[0]
         assert (best.payload["path"], best.id) == (outcome.path, outcome.point_id) and best.score > 0.99
-        assert best.payload["category"] == "uploads" and best.payload["format"] in ("PNG", "JPEG")
+        stored = store.by_path(outcome.path).payload
+        assert stored["category"] == "uploads" and stored["format"] in ("PNG", "JPEG")
 
     again = index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=False)
     assert (again.indexed, again.unchanged, again.updated, again.removed, again.failed) == (0, 10, 0, 0, [])
