@@ -25,6 +25,7 @@ from src.settings import Settings  # noqa: E402
 from src.store import Store  # noqa: E402
 from src.text_cache import TextCache  # noqa: E402
 from src.text_reading import TextReader  # noqa: E402
+from tools.random_clip import given_or_full_size  # noqa: E402
 
 
 def main() -> None:
@@ -36,11 +37,7 @@ def main() -> None:
     parser.add_argument("--ocr", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
-    model = args.model
-    if model is None:
-        from tools.random_clip import build_full_size_clip
-
-        model = str(build_full_size_clip(work / "clip"))
+    model = given_or_full_size(args.model, work / "clip")
     embedder = ClipEmbedder(model, precision=args.precision).load()
     files, _ = find_images(args.images)
     print(f"{len(files)} images from {args.images}; {embedder.precision.precision}; batch {args.batch}")

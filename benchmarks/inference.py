@@ -25,6 +25,7 @@ from src.embedding import ClipEmbedder, on_torch_thread  # noqa: E402
 from src.images import decode_image, find_images  # noqa: E402
 from src.precision import cpu_has_bf16  # noqa: E402
 from src.search import Searcher  # noqa: E402
+from tools.random_clip import given_or_full_size  # noqa: E402
 
 QUERIES = ["woman running in the hills", "audi", "50% off", "a cup of coffee on a wooden table", "red sports car"]
 
@@ -45,11 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     images_dir = args.images or next(
         (p for p in (ROOT.parent / "shared/ads-sample/images", ROOT / "dataset") if p.is_dir()))
-    model = args.model
-    if model is None:
-        from tools.random_clip import build_full_size_clip
-
-        model = str(build_full_size_clip(Path(tempfile.mkdtemp(prefix="clip-random-"))))
+    model = given_or_full_size(args.model, Path(tempfile.mkdtemp(prefix="clip-random-")))
     files, _ = find_images(images_dir)
     images = [decode_image(f.abs_path, min_side=224).image for f in files[: args.batch]]
     print(f"{len(images)} images from {images_dir}; model {model}; bf16 instructions: {cpu_has_bf16()}")

@@ -35,6 +35,7 @@ from src.search import DEFAULT_K, MAX_K  # noqa: E402
 from src.settings import Settings  # noqa: E402
 from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Point, Store  # noqa: E402
 from src.terms import document_vector, query_vector  # noqa: E402
+from tools.random_clip import given_or_full_size  # noqa: E402
 
 DIM = 512
 VOCABULARY = 5000
@@ -190,11 +191,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/query_latency.md")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
-    model = args.model
-    if model is None:
-        from tools.random_clip import build_full_size_clip
-
-        model = str(build_full_size_clip(work / "clip"))
+    model = given_or_full_size(args.model, work / "clip")
     embedder = ClipEmbedder(model, precision=args.precision).load()
     rng = np.random.default_rng(1)
     texts = [" ".join(words(rng, int(rng.integers(1, 5)))) for _ in range(args.queries)]

@@ -37,6 +37,11 @@ def build_full_size_clip(folder: Path, seed: int = 0) -> Path:
     return _build(folder, {}, {}, 512, seed)
 
 
+def given_or_full_size(model: str | None, folder: Path) -> str:
+    """The model a benchmark was given, or a full-size random one built in folder: the real compute."""
+    return model if model is not None else str(build_full_size_clip(folder))
+
+
 def _build(folder: Path, text: dict, vision: dict, projection_dim: int, seed: int) -> Path:
     import torch
     from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer
