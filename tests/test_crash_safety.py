@@ -43,6 +43,10 @@ def alive(pids: set[int]) -> set[int]:
             and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
 
 
+def texts_read(text_dir: Path) -> int:
+    return sum(1 for _ in text_dir.rglob("*.txt")) if text_dir.exists() else 0
+
+
 def snapshot(settings: Settings, text_dir) -> tuple[dict, dict]:
     """(id -> payload of every point, OCR cache file -> content): what two equal runs must share."""
     with Store(settings) as store:
@@ -52,7 +56,7 @@ def snapshot(settings: Settings, text_dir) -> tuple[dict, dict]:
     return points, cache
 
 
-def test_runs_killed_at_random_moments_end_like_one_clean_run(settings, tmp_path):
+def test_runs_killed_at_random_moments_end_like_one_clean_run(settings, tmp_path, capsys):
     for seed in range(8, 24):
         make_ad(settings.dataset_dir / "ads" / f"ad {seed}.png", seed)
     total = 24
@@ -60,28 +64,36 @@ def test_runs_killed_at_random_moments_end_like_one_clean_run(settings, tmp_path
     clean = Settings.load(environ={}, clip_model=settings.clip_model, dataset_dir=settings.dataset_dir,
                           qdrant_path=tmp_path / "clean")
     command, env = index_command(clean, tmp_path / "clean-text")
-    started = time.perf_counter()
     subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)
-    clean_seconds = time.perf_counter() - started
 
+    # Each kill lands once a random few more images have been read and written (the OCR cache, which
+    # the run writes as it goes, shows how far it got), a random instant later: mid-run however fast
+    # or loaded the machine is.
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    command, env = index_command(settings, tmp_path / "text")
-    trials = []  # (seconds after start, points in the store after the kill)
+    text_dir = tmp_path / "text"
+    command, env = index_command(settings, text_dir)
+    trials = []  # (images read when killed, points in the store after the kill)
     orphans = set()  # OCR workers of killed runs: they must not outlive them
     for _ in range(TRIALS):
-        delay = rng.uniform(0.2, 0.9) * clean_seconds
+        target = min(total - 1, texts_read(text_dir) + rng.randint(1, 5))
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        deadline = time.time() + 120
+        while texts_read(text_dir) < target and process.poll() is None and time.time() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.2))
         workers = children_of(process.pid)
+        read = texts_read(text_dir)
         process.send_signal(signal.SIGKILL)
         process.wait()
         orphans |= workers
         with Store(settings) as store:
-            trials.append((round(delay, 2), store.count()))
+            trials.append((read, store.count()))
     time.sleep(2)
     assert not alive(orphans), "OCR workers outlived their killed index run"
-    story = f"seed {seed}, clean run {clean_seconds:.1f} s, kills (s, points): {trials}"
+    story = f"seed {seed}, kills (images read, points stored): {trials}"
+    with capsys.disabled():
+        print(f"\ncrash trials: {story}")
     assert any(0 < written < total for _, written in trials), f"no kill landed mid-run: {story}"
 
     final = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
