@@ -637,9 +637,9 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     def render(request: Request, status: int, message: str, headers: dict | None = None):
         if request.url.path.startswith("/api/") or request.url.path == "/healthz":
             return JSONResponse({"error": {"status": status, "message": message}}, status_code=status, headers=headers)
-        return templates.TemplateResponse(
-            request, "error.html", {"status": status, "message": message}, status_code=status, headers=headers
-        )
+        partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
+        return templates.TemplateResponse(request, "_error.html" if partial else "error.html",
+                                          {"status": status, "message": message}, status_code=status, headers=headers)
 
     # Errors whose message is written for users, and the status each stands for.
     for error, status in ((QueryError, 422), (UploadError, 422), (StoreUnavailable, 503), (ModelUnavailable, 503)):

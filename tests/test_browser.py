@@ -109,6 +109,19 @@ def test_bad_input_shows_a_message_not_a_trace(browser, server):
     page.close()
 
 
+def test_an_error_answer_to_htmx_is_shown_in_place(browser, server):
+    """htmx drops 4xx answers unless told otherwise: the message must still reach the person."""
+    page = browser.new_page()
+    page.goto(server + "/index")
+    page.evaluate("window.__sameDocument = true")
+    page.locator('input[name="not"]').fill("night")  # only a part to avoid: nothing to search for
+    page.locator('input[name="not"]').press("Enter")
+    page.wait_for_selector("#results .error")
+    assert "positive weight" in page.locator("#results .error").inner_text()
+    assert page.evaluate("window.__sameDocument") is True and page.locator("header.top").count() == 1
+    page.close()
+
+
 def test_load_more_appends_the_next_page_without_reload(browser, server):
     page = browser.new_page()
     page.goto(server + "/index?q=red+car&k=12&show_duplicates=1")
