@@ -32,4 +32,18 @@ def remove_image(settings: Settings, store: Store, path: str, delete_files: bool
             Path(file).unlink(missing_ok=True)
             cache.remove(name)
             deleted.append(name)
+            _remove_empty_folders(Path(file).parent, settings.dataset_dir)
+            _remove_empty_folders((settings.text_dir / name).parent, settings.text_dir)
     return deleted
+
+
+def _remove_empty_folders(folder: Path, root: Path) -> None:
+    """The folders a deleted file leaves empty (an upload's month folder), up to root, which stays."""
+    root = root.resolve()
+    folder = folder.resolve()
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()  # only succeeds when empty
+        except OSError:
+            return
+        folder = folder.parent

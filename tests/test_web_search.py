@@ -95,6 +95,15 @@ def test_result_view_details_neighbours_and_removal(client, settings):
         assert client.delete(f"/api/images/{gone}").status_code == 404
 
 
+def test_deleting_the_only_upload_of_a_month_leaves_no_empty_folder(client, settings, tmp_path):
+    data = make_image(tmp_path / "once.png", 503).read_bytes()
+    [added] = client.post("/api/images", files=[("files", ("once.png", data))]).json()["outcomes"]
+    month_folder = (settings.dataset_dir / added["path"]).parent
+    assert month_folder.is_dir()
+    assert client.delete(f"/api/images/{added['path']}", params={"delete_files": True}).status_code == 200
+    assert not month_folder.exists() and settings.dataset_dir.is_dir() and (settings.dataset_dir / "cars").is_dir()
+
+
 def test_upload_adds_images_rejects_impostors_and_finds_them(client, settings, tmp_path):
     red = make_image(tmp_path / "new-red.png", 501).read_bytes()
     blue = make_image(tmp_path / "new-blue.jpg", 502).read_bytes()
