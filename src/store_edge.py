@@ -249,7 +249,7 @@ class EdgeStore(Store):
                 [edge.Point(id=p.id, vector=_vectors(p.vectors), payload=p.payload) for p in points]))
 
     def update_text(self, point_id: str, vectors: dict, payload: dict) -> None:
-        text_vectors = [name for name in (TEXT_VECTOR, BM25_VECTOR) if name in (*self._dense_names(), BM25_VECTOR)]
+        text_vectors = [BM25_VECTOR, *([TEXT_VECTOR] if self._dense_names() else [])]  # text-only: no dense ones
         operations = [edge.UpdateOperation.delete_vectors([point_id], text_vectors)]
         if vectors:
             operations.append(edge.UpdateOperation.update_vectors([edge.PointVectors(point_id, _vectors(vectors))]))
