@@ -81,7 +81,7 @@ def test_fifty_clients_for_thirty_seconds_while_indexing(settings, embedder, tmp
     try:
         wait_until_up(url, server)
         before = health(url)
-        load = subprocess.run([WRK, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "20s", "--latency",
+        load = subprocess.run([WRK, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "--latency",
                                "-s", str(script), url], capture_output=True, text=True, timeout=SECONDS + 60)
         during = health(url)
         deadline = time.time() + 180
