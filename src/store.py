@@ -201,3 +201,14 @@ class Store:
 def dense_threshold(name: str, min_score: float | None) -> float | None:
     """min_score applies to cosine channels only."""
     return min_score if name in DENSE_VECTORS else None
+
+
+def prefetch_depth(limit: int, offset: int) -> int:
+    """How many candidates each channel hands to the fusion: RRF needs each list deeper than the page."""
+    return max(PREFETCH_DEPTH, 2 * (limit + offset))
+
+
+def hit_of(point, with_vectors: bool) -> Hit:
+    """A Hit from an engine's scored point (both engines' points have id, score, payload and vector)."""
+    image = (point.vector or {}).get(IMAGE_VECTOR) if with_vectors else None
+    return Hit(str(point.id), float(point.score), point.payload or {}, image)

@@ -17,7 +17,6 @@ from src.store import (
     FILE_FIELDS,
     IMAGE_VECTOR,
     KEYWORD_FIELDS,
-    PREFETCH_DEPTH,
     RESULT_FIELDS,
     SCHEMA_VERSION,
     TEXT_VECTOR,
@@ -26,6 +25,8 @@ from src.store import (
     Point,
     Store,
     dense_threshold,
+    hit_of,
+    prefetch_depth,
 )
 
 
@@ -193,11 +194,12 @@ class ClientStore(Store):
                 (name, vector), = channels.items()
                 response = self.client.query_points(
                     self.collection, query=_query_vector(vector), using=name, query_filter=query_filter,
-                    score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset, with_payload=RESULT_FIELDS,
-                    with_vectors=vectors, search_params=self._search_params() if name in DENSE_VECTORS else None,
+                    score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset,
+                    with_payload=RESULT_FIELDS, with_vectors=vectors,
+                    search_params=self._search_params() if name in DENSE_VECTORS else None,
                 )
             else:
-                depth = max(PREFETCH_DEPTH, 2 * (limit + offset))  # RRF needs each list deeper than the page
+                depth = prefetch_depth(limit, offset)
                 response = self.client.query_points(
                     self.collection,
                     prefetch=[
@@ -209,8 +211,7 @@ class ClientStore(Store):
                     query=models.FusionQuery(fusion=models.Fusion.RRF),  # k = RRF_K, the default
                     limit=limit, offset=offset, with_payload=RESULT_FIELDS, with_vectors=vectors,
                 )
-        return [Hit(str(p.id), float(p.score), p.payload or {}, (p.vector or {}).get(IMAGE_VECTOR) if vectors else None)
-                for p in response.points]
+        return [hit_of(p, with_vectors) for p in response.points]
 
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         with self._errors("read a point"):

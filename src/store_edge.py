@@ -37,7 +37,6 @@ from src.store import (
     FILE_FIELDS,
     IMAGE_VECTOR,
     KEYWORD_FIELDS,
-    PREFETCH_DEPTH,
     RESULT_FIELDS,
     RRF_K,
     SCHEMA_VERSION,
@@ -48,6 +47,8 @@ from src.store import (
     Store,
     StoreUnavailable,
     dense_threshold,
+    hit_of,
+    prefetch_depth,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -282,7 +283,7 @@ class EdgeStore(Store):
                 with_payload=RESULT_FIELDS, with_vector=vectors,
             )
         else:
-            depth = max(PREFETCH_DEPTH, 2 * (limit + offset))  # RRF needs each list deeper than the page
+            depth = prefetch_depth(limit, offset)
             request = edge.QueryRequest(
                 prefetches=[
                     edge.Prefetch(query=edge.Query.Nearest(_vector(vector), using=name), filter=query_filter,
@@ -296,8 +297,7 @@ class EdgeStore(Store):
             if shard is None or not channels:
                 return []
             found = shard.query(request)
-        return [Hit(str(p.id), float(p.score), p.payload or {}, (p.vector or {}).get(IMAGE_VECTOR) if vectors else None)
-                for p in found]
+        return [hit_of(p, with_vectors) for p in found]
 
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         with self._reading("read a point") as shard:
