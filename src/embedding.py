@@ -31,12 +31,13 @@ class ModelUnavailable(Exception):
 # All of torch's work in this process runs on one thread. Each thread that calls into torch gets its own
 # OpenMP team, and once two teams exist they spin against each other: on 2 cores a query encoding took
 # 12 ms from a web server's thread pool against 5.6 ms on one thread.
-_torch_thread = ThreadPoolExecutor(1, thread_name_prefix="torch")
+_TORCH_THREAD = "adsearch-torch"
+_torch_thread = ThreadPoolExecutor(1, thread_name_prefix=_TORCH_THREAD)
 
 
 def on_torch_thread(work, *args):
     """work(*args) on the process's torch thread; its result or its exception."""
-    if threading.current_thread().name.startswith("torch"):
+    if threading.current_thread().name.startswith(_TORCH_THREAD):
         return work(*args)  # already there (a call from inside the thread's own work)
     return _torch_thread.submit(work, *args).result()
 
