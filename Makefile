@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup ocr-deps browser-deps load-deps run index serve test bench dataset screenshots clean
+.PHONY: setup ocr-deps browser-deps load-deps run index serve test bench evaluate-ads-sample dataset screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,21 @@ test: setup ocr-deps browser-deps load-deps
 # Every speed benchmark in one run, printing ratios; results in benchmarks/results/bench.md (~15 min).
 bench: setup ocr-deps
 	$(PY) benchmarks/run_all.py
+
+# Search quality on the 60 labelled real ads in ../shared (read in place): index them into a scratch
+# store under .cache/ads-sample (its OCR cache makes reruns quick), then evaluate
+# evaluation/ads_sample.yaml. OCR_ENGINES=tesseract make evaluate-ads-sample measures one engine alone.
+ADS_SAMPLE ?= ../shared/ads-sample
+ADS_SCRATCH ?= .cache/ads-sample
+evaluate-ads-sample: setup ocr-deps
+	@if [ ! -d "$(ADS_SAMPLE)/images" ]; then \
+		echo "skipped: no labelled real ads at $(ADS_SAMPLE)/images (set ADS_SAMPLE=DIR to where ads-sample is)"; \
+		exit 0; fi; \
+	export DATASET_DIR="$(ADS_SAMPLE)/images" QDRANT_PATH="$(ADS_SCRATCH)/qdrant" TEXT_DIR="$(ADS_SCRATCH)/text" \
+		COLLECTION=ads_sample; \
+	$(PY) main.py index --no-progress && \
+	$(PY) -m evaluation --queries evaluation/ads_sample.yaml --labels "$(ADS_SAMPLE)/labels.csv" \
+		--out "$(ADS_SCRATCH)/report"
 
 # Regenerate the bundled sample images and labels (deterministic).
 dataset: setup
