@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup ocr-deps browser-deps load-deps run index serve test bench evaluate-ads-sample dataset screenshots clean
+.PHONY: setup ocr-deps browser-deps load-deps run index serve test bench evaluate-ads-sample ads-sample-report dataset screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,10 +48,11 @@ bench: setup ocr-deps
 # evaluation/ads_sample.yaml. OCR_ENGINES=tesseract make evaluate-ads-sample measures one engine alone.
 ADS_SAMPLE ?= ../shared/ads-sample
 ADS_SCRATCH ?= .cache/ads-sample
-evaluate-ads-sample: setup ocr-deps
-	@if [ ! -d "$(ADS_SAMPLE)/images" ]; then \
-		echo "skipped: no labelled real ads at $(ADS_SAMPLE)/images (set ADS_SAMPLE=DIR to where ads-sample is)"; \
-		exit 0; fi; \
+evaluate-ads-sample:
+	@if [ -d "$(ADS_SAMPLE)/images" ]; then $(MAKE) --no-print-directory ads-sample-report; else \
+		echo "skipped: no labelled real ads at $(ADS_SAMPLE)/images (set ADS_SAMPLE=DIR to where ads-sample is)"; fi
+
+ads-sample-report: setup ocr-deps
 	export DATASET_DIR="$(ADS_SAMPLE)/images" QDRANT_PATH="$(ADS_SCRATCH)/qdrant" TEXT_DIR="$(ADS_SCRATCH)/text" \
 		COLLECTION=ads_sample; \
 	$(PY) main.py index --no-progress && \
