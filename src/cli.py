@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 
 from src.settings import Settings, SettingsError
@@ -15,7 +14,7 @@ EXIT_FAILED = 1
 
 # The Settings fields that command-line flags may override (argparse dest = field name).
 SETTING_FLAGS = ("dataset_dir", "clip_model", "qdrant_path", "qdrant_url", "collection", "device", "precision",
-                 "batch_size", "ocr", "ocr_langs")
+                 "batch_size", "ocr", "ocr_langs", "ocr_engines")
 
 
 def model_and_store_options() -> argparse.ArgumentParser:
@@ -42,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--batch-size", type=int, help="images per model batch (BATCH_SIZE)")
     common.add_argument("--no-ocr", dest="ocr", action="store_const", const=False, help="skip reading text (OCR=off)")
     common.add_argument("--ocr-langs", help="tesseract languages, e.g. eng+deu (OCR_LANGS)")
+    common.add_argument("--ocr-engines", help="OCR engines, most trusted first: ppocr,tesseract, tesseract, "
+                        "ppocr or none (OCR_ENGINES)")
     serving = argparse.ArgumentParser(add_help=False)
     serving.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serving.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -84,20 +85,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_index(settings: Settings, progress: bool = True) -> int:
-    from src import ocr
     from src.embedding import ModelUnavailable
     from src.indexing import index_folder
     from src.store import Store, StoreUnavailable
-    from src.text_cache import TextCache
-    from src.text_reading import TextReader
+    from src.text_reading import open_reader
 
     print(f"Indexing {settings.dataset_dir} into {settings.describe_store()}, collection '{settings.collection}'"
-          + ("" if settings.ocr else " (OCR off)"))
-    reader = TextReader(TextCache(settings.text_dir, settings.ocr_langs)) if settings.ocr else None
-    if reader and shutil.which(ocr.TESSERACT_CMD) is None:
-        print("warning: tesseract is not installed (Debian: apt-get install tesseract-ocr); "
-              "indexing pictures without their text", file=sys.stderr)
-        reader = None
+          + (f" (OCR: {', '.join(settings.engines)})" if settings.engines else " (OCR off)"))
+    reader = open_reader(settings, lambda message: print(f"warning: {message}", file=sys.stderr))
+    if settings.engines and reader is None:
+        print("warning: no OCR engine can run here; indexing pictures without their text", file=sys.stderr)
     try:
         with Store(settings) as store:
             store.state()  # a store that is down is known at once, not after loading the model

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
+from src.ocr.engines import parse_engines
+
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 
 
@@ -39,6 +41,8 @@ class Settings:
     cache_dir: Path = Path(".cache")
     ocr: bool = True
     ocr_langs: str = "eng"  # tesseract languages, e.g. "eng+deu"
+    # OCR engines, most trusted first: "ppocr,tesseract", "ppocr", "tesseract" or "none" (src/ocr/engines.py)
+    ocr_engines: str = "ppocr,tesseract"
     text_dir: Path = Path("dataset_text")  # OCR cache: one .txt (and .json of word boxes) per image
 
     # Environment variable for each field; the names are part of the README.
@@ -62,6 +66,7 @@ class Settings:
         "cache_dir": "CACHE_DIR",
         "ocr": "OCR",
         "ocr_langs": "OCR_LANGS",
+        "ocr_engines": "OCR_ENGINES",
         "text_dir": "TEXT_DIR",
     }
 
@@ -101,9 +106,18 @@ class Settings:
             raise SettingsError(f"EMBEDDED_ENGINE must be edge or qdrant-client, not {settings.embedded_engine!r}")
         if settings.precision not in ("auto", "fp32", "bf16", "int8"):
             raise SettingsError(f"PRECISION must be auto, fp32, bf16 or int8, not {settings.precision!r}")
+        try:
+            settings = replace(settings, ocr_engines=",".join(parse_engines(settings.ocr_engines)) or "none")
+        except ValueError as exc:
+            raise SettingsError(f"OCR_ENGINES: {exc}") from None
         if settings.device not in ("auto", "cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
             raise SettingsError(f"DEVICE must be auto, cpu, cuda or mps, not {settings.device!r}")
         return settings
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The OCR engines to read with; () when OCR is off (OCR=off or OCR_ENGINES=none)."""
+        return parse_engines(self.ocr_engines) if self.ocr else ()
 
     @property
     def uses_server(self) -> bool:

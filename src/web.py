@@ -6,7 +6,6 @@ import base64
 import binascii
 import io
 import logging
-import shutil
 import threading
 import uuid
 from contextlib import asynccontextmanager
@@ -42,12 +41,11 @@ from src.search import (
     clean_query,
     matching_words,
 )
-from src import ocr
 from src.removal import NotIndexed, remove_image
 from src.settings import Settings
 from src.store import Store, StoreUnavailable
 from src.text_cache import TextCache
-from src.text_reading import TextReader
+from src.text_reading import TextReader, open_reader
 from src.thumbnails import thumbnail
 from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, MEGABYTE, UploadError, UploadOutcome, add_images
 
@@ -121,7 +119,7 @@ class Backend:
         self.model_error: str | None = None
         self._store: Store | None = None
         self._searcher: Searcher | None = None
-        self._reader: TextReader | None = None
+        self._reader: TextReader | bool | None = None  # False: no engine can run here
         self._lock = threading.Lock()
         self.indexing: dict = {"state": "idle", "summary": None}  # an index run inside the app
 
@@ -147,13 +145,12 @@ class Backend:
             return self._searcher
 
     def reader(self) -> TextReader | None:
-        """OCR for uploads, when it is on and tesseract is installed; its workers start on first use."""
-        if not self.settings.ocr or shutil.which(ocr.TESSERACT_CMD) is None:
-            return None
+        """OCR for uploads, with the engines OCR_ENGINES names that are installed; its workers start on
+        first use."""
         with self._lock:
             if self._reader is None:
-                self._reader = TextReader(TextCache(self.settings.text_dir, self.settings.ocr_langs))
-            return self._reader
+                self._reader = open_reader(self.settings, log.warning) or False
+            return self._reader or None
 
     def add_images(self, files: list[tuple[str, bytes]]) -> list[UploadOutcome]:
         if not self.embedder.loaded and not self.model_error:
@@ -198,7 +195,7 @@ class Backend:
 
     def close(self) -> None:
         self.forget_store()
-        if self._reader is not None:
+        if isinstance(self._reader, TextReader):
             self._reader.close()
 
 
@@ -340,7 +337,7 @@ def create_app(
     def view_page(request: Request, path: str, q: str = ""):
         _dataset_file(backend.settings, path)
         hit = _indexed(backend, path)
-        cached = TextCache(backend.settings.text_dir, backend.settings.ocr_langs).get(path, hit.payload.get("sha256", ""))
+        cached = TextCache(backend.settings.text_dir, backend.settings.ocr_langs).result(path, hit.payload.get("sha256", ""))
         marks = matching_words(cached.words, q) if cached and q else []
         context = {"path": path, "q": q, "p": hit.payload, "id": hit.id, "marks": marks,
                    "neighbours": _neighbours(backend, hit.id)}
