@@ -23,13 +23,14 @@ from functools import lru_cache
 import Stemmer
 import wordninja
 
-# BM25's usual constants. AVERAGE_TERMS is the mean number of terms of an ad's OCR text measured on the
-# 60 labelled real ads (both engines, terms as made here); the dev set's mAP moved by under 0.005 between
-# this constant and each collection's own mean, so a constant spares rewriting every vector as the
-# collection grows (benchmarks/results/ocr_quality.md).
+# BM25's usual constants. AVERAGE_TERMS is the mean number of terms of an ad's OCR text, measured on the
+# 60 labelled real ads (ppocr,tesseract, terms as made here: 46). A constant, not each collection's own
+# mean: on that dev set mAP was 0.493 with the old constant 16 and 0.492 with 46 (B 0.5: 0.480, 0.3:
+# 0.475), so the exact figure does not matter, and a constant spares rewriting every vector as a
+# collection grows.
 K1 = 1.2
 B = 0.75
-AVERAGE_TERMS = 40
+AVERAGE_TERMS = 46
 
 # A word (with its inner apostrophes and ampersands: "anne's", "at&t", "a&w"), or a number with its
 # decimals ("4.99", "1,999"), optionally with a currency sign or a percent.
@@ -66,18 +67,38 @@ _RANK = {word: rank for rank, word in enumerate(_model._wordcost)} if hasattr(_m
 
 def terms(text: str) -> list[str]:
     """The search terms of a text, in order, with repeats (the term frequencies of BM25)."""
-    text = unicodedata.normalize("NFKC", text or "").lower()
     found: list[str] = []
-    for token in _TOKEN.findall(text):
-        token = token.replace("’", "'")
+    for cased in _TOKEN.findall(unicodedata.normalize("NFKC", text or "")):
+        token = cased.lower().replace("’", "'")
         if token in STOP_WORDS:
             continue
         found.append(_stem(token))
         bare = token.strip("$€£¥%")
         if bare != token and bare:
             found.append(bare)
-        found += [_stem(part) for part in segments(token) if part not in STOP_WORDS]
+        found += [_stem(part) for part in run_together(cased) if part not in STOP_WORDS]
     return found
+
+
+# Where the case changes inside a token ("AuntieAnne's", "ThenewAudiA4"), a new word starts.
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])")
+
+
+def run_together(cased: str) -> list[str]:
+    """The words of a token OCR ran together, lower case: the segmenter's split of the whole, and the
+    pieces where the case or digits change with their own splits; an "&" brand keeps its "&" ("THEAT&T"
+    -> the, at&t). [] when it is one word."""
+    token = cased.lower().replace("’", "'")
+    if "&" in token:
+        left, _, right = token.partition("&")
+        pieces = list(_segments(left)) if len(left) > 2 and left.isalpha() else []
+        return [*pieces[:-1], f"{pieces[-1]}&{right}"] if pieces else []
+    parts = list(segments(token))
+    pieces = [p.lower() for p in _CAMEL.split(cased) if p]
+    if len(pieces) > 1:
+        for piece in pieces:
+            parts += [part for part in (piece, *segments(piece)) if part not in parts]
+    return parts
 
 
 def segments(token: str) -> tuple[str, ...]:

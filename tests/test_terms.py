@@ -45,6 +45,16 @@ def test_run_together_words_keep_the_original_and_add_their_parts():
     assert set(terms("free shipping")) <= set(found)
 
 
+@pytest.mark.parametrize("text, wanted", [
+    ("CHECKIN@AuntieAnne'sDA:MEN", {"aunti", "ann"}),  # the case changes where a word starts
+    ("THEAT&T", {"at&t"}),  # an "&" brand run into the word before it
+    ("VorsprungdurchTechnik", {"technik"}),
+    ("8JANUARY2016", {"januari", "2016"}),
+])
+def test_words_run_together_are_found_by_case_and_digits(text, wanted):
+    assert wanted <= set(terms(text))
+
+
 def test_stop_words_are_neither_searched_nor_highlighted():
     assert query_vector("in the") == ([], [])
     assert snippet("LIFE IN THE CITY", "woman running in the hills") == (("LIFE IN THE CITY", False),)
