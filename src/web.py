@@ -24,7 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from src import eda
+from src.eda_page import EdaPages
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import ImageError, decode_image, resolve_inside
 from src.indexing import index_folder
@@ -44,6 +44,7 @@ from src.search import (
 )
 from src import ocr
 from src.removal import NotIndexed, remove_image
+from src.runtime import configure
 from src.settings import Settings
 from src.store import Store, StoreUnavailable
 from src.text_cache import TextCache
@@ -124,6 +125,7 @@ class Backend:
         self._reader: TextReader | None = None
         self._lock = threading.Lock()
         self.indexing: dict = {"state": "idle", "summary": None}  # an index run inside the app
+        self.eda_pages = EdaPages()
 
     def load_model(self) -> None:
         try:
@@ -206,6 +208,7 @@ def create_app(
     settings: Settings | None = None, embedder: ClipEmbedder | None = None, index_on_start: bool = False
 ) -> FastAPI:
     """index_on_start: run the index step over the image folder in the background (`serve --index`)."""
+    configure()
     backend = Backend(settings or Settings.load(), embedder)
 
     @asynccontextmanager
@@ -407,7 +410,7 @@ def create_app(
             raise HTTPException(415, f"cannot make a thumbnail: {exc}") from None
         return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
-    # -- /EDA: what is in the collection; src/eda.py computes, draws and caches it ---------------
+    # -- /EDA: what is in the collection; src/eda_page.py computes, draws and caches it ---------------
     @app.get("/eda", include_in_schema=False)
     def eda_alias() -> RedirectResponse:
         return RedirectResponse("/EDA")
@@ -423,7 +426,7 @@ def create_app(
         return render_eda(request, refresh=True, partial=True)
 
     def render_eda(request: Request, refresh: bool, partial: bool):
-        page = eda.page(backend.settings, backend.store(), refresh=refresh)
+        page = backend.eda_pages.page(backend.settings, backend.store(), refresh=refresh)
         return templates.TemplateResponse(request, "eda.html", {"p": page, "s": page.summary, "partial": partial})
 
     _install_error_handlers(app, templates)

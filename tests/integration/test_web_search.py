@@ -4,7 +4,7 @@ paging with "load more", a score cut-off, and clear errors for unusable queries.
 import re
 
 import pytest
-from conftest import make_image
+from tests.helpers import make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
