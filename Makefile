@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-dev ocr-deps browser-deps load-deps run index serve lint test test-fast bench dataset screenshots clean
+.PHONY: setup setup-dev ocr-deps browser-deps load-deps run index serve lint test test-fast bench evaluate-ads-sample ads-sample-report dataset screenshots clean
 
 # The runtime set for `make run`; the development set (tests, linters, tools) for `make test`. The project
 # itself is installed editable, which gives the `adsearch` command beside `python main.py`.
@@ -62,6 +62,22 @@ test-fast: setup-dev ocr-deps
 # Every speed benchmark in one run, printing ratios; results in benchmarks/results/bench.md (~15 min).
 bench: setup-dev ocr-deps
 	$(PY) benchmarks/run_all.py
+
+# Search quality on the 60 labelled real ads in ../shared (read in place): index them into a scratch
+# store under .cache/ads-sample (its OCR cache makes reruns quick), then evaluate
+# evaluation/ads_sample.yaml. OCR_ENGINES=tesseract make evaluate-ads-sample measures one engine alone.
+ADS_SAMPLE ?= ../shared/ads-sample
+ADS_SCRATCH ?= .cache/ads-sample
+evaluate-ads-sample:
+	@if [ -d "$(ADS_SAMPLE)/images" ]; then $(MAKE) --no-print-directory ads-sample-report; else \
+		echo "skipped: no labelled real ads at $(ADS_SAMPLE)/images (set ADS_SAMPLE=DIR to where ads-sample is)"; fi
+
+ads-sample-report: setup ocr-deps
+	export DATASET_DIR="$(ADS_SAMPLE)/images" QDRANT_PATH="$(ADS_SCRATCH)/qdrant" TEXT_DIR="$(ADS_SCRATCH)/text" \
+		COLLECTION=ads_sample; \
+	$(PY) main.py index --no-progress && \
+	$(PY) -m evaluation --queries evaluation/ads_sample.yaml --labels "$(ADS_SAMPLE)/labels.csv" \
+		--out "$(ADS_SCRATCH)/report"
 
 # Regenerate the bundled sample images and labels (deterministic).
 dataset: setup-dev
