@@ -43,7 +43,7 @@ from src.search import (
     matching_words,
 )
 from src import ocr
-from src.removal import NotIndexed, remove_image
+from src.removal import NotIndexed, RemovalError, remove_image
 from src.runtime import configure
 from src.settings import Settings
 from src.store import Store, StoreUnavailable
@@ -387,13 +387,16 @@ def create_app(
     @app.delete("/api/images/{path:path}", summary="Remove an image from the index, and its files with delete_files",
                 responses=api_errors(404, 422, 503))
     def api_remove(path: str, delete_files: bool = False):
-        return {"removed": path, "deleted_files": _remove(backend, path, delete_files)}
+        done = _remove(backend, path, delete_files)
+        return {"removed": path, "deleted_files": done.deleted,
+                "kept_files": [{"path": name, "reason": reason} for name, reason in done.kept]}
 
     @app.post("/view/{path:path}/remove", response_class=HTMLResponse, summary="The page's remove button",
               responses=page_errors(400, 404, 422, 503))
     def remove_page(request: Request, path: str, delete_files: str = Form("")):
-        deleted = _remove(backend, path, bool(delete_files))
-        return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": deleted})
+        done = _remove(backend, path, bool(delete_files))
+        return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": done.deleted,
+                                                                    "kept": done.kept})
 
     @app.get("/images/{path:path}", summary="The full image file", response_class=FileResponse,
              responses={200: {"content": {"image/*": {}}}} | page_errors(404))
@@ -611,11 +614,13 @@ def _neighbours(backend: Backend, point_id: str, count: int = NEIGHBOURS) -> lis
     return [r for r in found if r.id != point_id][:count]
 
 
-def _remove(backend: Backend, path: str, delete_files: bool) -> list[str]:
+def _remove(backend: Backend, path: str, delete_files: bool):
     try:
         return remove_image(backend.settings, backend.store(), path, delete_files)
     except NotIndexed:
         raise HTTPException(404, "this image is not in the index") from None
+    except RemovalError as exc:  # a read-only image folder: nothing was changed
+        raise HTTPException(503, exc.strerror) from None
 
 
 def _dataset_file(settings: Settings, path: str) -> Path:

@@ -83,7 +83,7 @@ def test_result_view_details_neighbours_and_removal(client, settings):
     page = client.get("/view/cars/a.jpg")
     assert "Looks like" in page.text and "Remove from the index" in page.text
 
-    assert client.delete("/api/images/g.jpg").json() == {"removed": "g.jpg", "deleted_files": []}
+    assert client.delete("/api/images/g.jpg").json() == {"removed": "g.jpg", "deleted_files": [], "kept_files": []}
     assert (settings.dataset_dir / "g.jpg").exists()  # only out of the index
     every = [r["path"] for r in client.get("/api/search", params={"q": "x", "k": 100}).json()["results"]]
     assert "g.jpg" not in every and len(every) == 27
