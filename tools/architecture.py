@@ -90,7 +90,8 @@ def unstaged() -> list[str]:
 def layers_contract() -> str:
     """The import-linter contract (pyproject.toml) that keeps imports running down these stages."""
     layers = "\n".join(f'    "{" : ".join(prefixes)}",' for _, prefixes in STAGES)
-    return ("[[tool.importlinter.contracts]]\nname = \"Imports run down the pipeline's stages (tools/architecture.py)\"\n"
+    return ("[[tool.importlinter.contracts]]\n"
+            "name = \"Imports run down the pipeline's stages (tools/architecture.py)\"\n"
             f"type = \"layers\"\ncontainers = []\nexhaustive = false\nlayers = [\n{layers}\n]\n")
 
 
