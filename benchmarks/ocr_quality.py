@@ -29,9 +29,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -106,7 +106,8 @@ def load_samples(images: Path, reference: Path, dataset: Path, limit: int | None
         print(f"note: {images} not found, measuring the bundled set only", file=sys.stderr)
     with open(dataset / "labels.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))[:limit]
-    samples += [Sample("bundled", dataset / r["file"], r["text"].replace(" | ", "\n"), r["brand"] or None) for r in rows]
+    samples += [Sample("bundled", dataset / r["file"], r["text"].replace(" | ", "\n"), r["brand"] or None)
+                for r in rows]
     return samples
 
 

@@ -39,16 +39,17 @@ _TOKEN = re.compile(r"[$€£¥]?\d+(?:[.,]\d+)*%?|\w+(?:['’&]\w+)*", re.UNICO
 # Function words only: articles, pronouns, auxiliaries, prepositions, conjunctions. General stop lists
 # (e.g. the stop-words package's 1,300 English words) also hold "free", "new", "off", "save", "buy" and
 # "best", which are what ads say and people search for.
-STOP_WORDS = frozenset("""
-a an the and or nor but if then so as than that this these those there here
-i me my mine we us our ours you your yours he him his she her hers it its they them their theirs
-am is are was were be been being do does did doing have has had having will would shall should can could
-may might must
-of in on at to for from by with into onto about over under within without between through during before
-after above below upon via per
-what which who whom whose when where why how
-s t d ll m re ve
-""".split())
+STOP_WORDS = frozenset([
+    "a", "an", "the", "and", "or", "nor", "but", "if", "then", "so", "as", "than", "that", "this",
+    "these", "those", "there", "here", "i", "me", "my", "mine", "we", "us", "our", "ours", "you",
+    "your", "yours", "he", "him", "his", "she", "her", "hers", "it", "its", "they", "them", "their",
+    "theirs", "am", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "doing",
+    "have", "has", "had", "having", "will", "would", "shall", "should", "can", "could", "may", "might",
+    "must", "of", "in", "on", "at", "to", "for", "from", "by", "with", "into", "onto", "about", "over",
+    "under", "within", "without", "between", "through", "during", "before", "after", "above", "below",
+    "upon", "via", "per", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "s",
+    "t", "d", "ll", "m", "re", "ve",
+])
 
 # Run-together words: a token this long that the segmenter splits into parts that are each a word among
 # the SEGMENT_VOCABULARY most frequent (of at least MIN_PART letters, or of two among the COMMON_SHORT

@@ -10,9 +10,10 @@ that cannot be understood (hand-edited, truncated, written by another version) c
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from src.atomic import write_atomically
 from src.ocr import OcrResult, Reading, Word
@@ -47,7 +48,7 @@ class TextCache:
             return None
         words = _words(meta.get("words"))
         text, engines = meta.get("text"), meta.get("engines")
-        if words is None or not isinstance(text, str) or not _strings(engines):
+        if words is None or not isinstance(text, str) or not isinstance(engines, list) or not _strings(engines):
             return None
         return OcrResult(text, words, _int(meta.get("rotation")), _text_or_none(meta.get("error")), tuple(engines))
 
@@ -108,9 +109,12 @@ def _reading(key: str, entry: Any) -> Reading | None:
     """A cached reading, or None when any part of it is not what put() writes."""
     if not isinstance(entry, dict) or not isinstance(entry.get("lines"), list):
         return None
-    lines = [_words(line) for line in entry["lines"]]
-    if any(line is None for line in lines):
-        return None
+    lines = []
+    for items in entry["lines"]:
+        line = _words(items)
+        if line is None:
+            return None
+        lines.append(line)
     return Reading(key, lines, _int(entry.get("rotation")), _text_or_none(entry.get("error")))
 
 

@@ -11,12 +11,10 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
-
-from typing import Callable
 
 from src.ocr import DEFAULT_ENGINES, EngineSpec, OcrError, OcrResult, Reading, merge, missing, read_file
 from src.ocr.engines import engine
@@ -49,7 +47,7 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def open_reader(settings: Settings, warn: Callable[[str], None]) -> "TextReader | None":
+def open_reader(settings: Settings, warn: Callable[[str], None]) -> TextReader | None:
     """The reader OCR_ENGINES asks for, without the engines this machine lacks (each one warned about);
     None when OCR is off or no engine can run."""
     engines = []
@@ -102,6 +100,7 @@ class TextReader:
         its error, and the collection records the text as made without them (so the next index retries)."""
         if pending.result is not None:
             return pending.result
+        assert pending.future is not None  # submit() gives a pending read a future or a result
         try:
             outcomes = pending.future.result()
         except OcrError:
@@ -110,8 +109,7 @@ class TextReader:
             raise OcrError(f"OCR worker failed: {type(exc).__name__}: {exc}") from None
         fresh = {o.engine: o for o in outcomes if isinstance(o, Reading)}
         failures = [o for o in outcomes if isinstance(o, OcrError)]
-        readings = [pending.cached.get(k) or fresh.get(k) for k in self.keys]
-        readings = [r for r in readings if r is not None]
+        readings = [r for r in (pending.cached.get(k) or fresh.get(k) for k in self.keys) if r is not None]
         if not readings:
             raise failures[0]
         result = merge(readings)
@@ -135,7 +133,7 @@ class TextReader:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> "TextReader":
+    def __enter__(self) -> TextReader:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,7 +1,7 @@
 """The OCR engines by name, as OCR_ENGINES lists them, and reading an image file with several.
 
 A third engine is one new file beside tesseract.py and ppocr.py (an Engine subclass) and one entry in
-_BUILDERS and _MISSING below.
+build() and missing() below, and its name in src/settings.py's OCR_ENGINE_NAMES.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from src.images import ImageError, decode_image
 from src.ocr.base import Engine, OcrError, Reading
 from src.ocr.ppocr import PpOcrEngine, ppocr_available
 from src.ocr.tesseract import TESSERACT_CMD, TesseractEngine, tesseract_available
+from src.settings import OCR_ENGINE_NAMES, parse_engines
 
-ENGINE_NAMES = ("ppocr", "tesseract")
+__all__ = ["DEFAULT_ENGINES", "ENGINE_NAMES", "EngineSpec", "build", "engine", "missing", "parse_engines", "read_file"]
+
+ENGINE_NAMES = OCR_ENGINE_NAMES
 # Measured best on the labelled real ads (README, benchmarks/results/ocr_quality.md): PP-OCR reads
 # stylised type tesseract misses; tesseract adds words PP-OCR misreads or runs together.
 DEFAULT_ENGINES = ("ppocr", "tesseract")
@@ -29,17 +32,6 @@ class EngineSpec:
     langs: str = "eng"  # tesseract's languages
     threads: int = 0  # ONNX Runtime threads (PP-OCR); 0: its default
     use_cuda: bool = False  # PP-OCR on CUDA (onnxruntime-gpu)
-
-
-def parse_engines(text: str | None) -> tuple[str, ...]:
-    """"ppocr,tesseract" -> ("ppocr", "tesseract"); "none" or "" -> (); raises ValueError naming the choices."""
-    names = [n.strip().lower() for n in (text or "").replace("+", ",").split(",") if n.strip()]
-    if names in ([], ["none"]):
-        return ()
-    unknown = [n for n in names if n not in ENGINE_NAMES]
-    if unknown:
-        raise ValueError(f"unknown OCR engine {unknown[0]!r}: use {', '.join(ENGINE_NAMES)} (comma-separated) or none")
-    return tuple(dict.fromkeys(names))
 
 
 def missing(name: str) -> str | None:

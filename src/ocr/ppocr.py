@@ -67,7 +67,8 @@ class PpOcrEngine(Engine):
             raise OcrError(f"PP-OCR is not installed ({exc}): pip install -r requirements.txt, "
                            "or set OCR_ENGINES=tesseract") from None
         logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-        options = {"det_use_cuda": self.use_cuda, "cls_use_cuda": self.use_cuda, "rec_use_cuda": self.use_cuda}
+        cuda = self.use_cuda
+        options: dict[str, bool | int] = {"det_use_cuda": cuda, "cls_use_cuda": cuda, "rec_use_cuda": cuda}
         if self.threads:
             options |= {"intra_op_num_threads": self.threads, "inter_op_num_threads": 1}
         ocr = RapidOCR(min_side_len=MIN_SIDE, **options)
@@ -89,7 +90,10 @@ class PpOcrEngine(Engine):
             raise OcrError(f"PP-OCR failed: {type(exc).__name__}: {exc}") from None
         lines = []
         for entry in found or []:
-            words = keep_words(_words(*entry, engine=self.name), MIN_WORD_CONF)
+            box, text, score, *chars = entry  # with return_word_box: the characters' boxes, texts, scores
+            char_boxes, char_texts, char_scores = (chars + [None, None, None])[:3]
+            words = keep_words(_words(box, text, score, char_boxes, char_texts, char_scores, self.name),
+                               MIN_WORD_CONF)
             if words:
                 lines.append(words)
         return Reading(self.key, lines)

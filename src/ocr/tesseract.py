@@ -91,7 +91,7 @@ class TesseractEngine(Engine):
         scale = min(scale, MAX_SIDE / max(image.size))
         if scale != 1.0:
             size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-            image = image.resize(size, Image.LANCZOS)
+            image = image.resize(size, Image.Resampling.LANCZOS)
         return image, scale
 
     def passes(self, turned: Image.Image) -> list[Image.Image]:
@@ -242,7 +242,8 @@ def run_tesseract(function, image: Image.Image, deadline: float, **kwargs):
 
 
 def _not_found(cmd: str) -> str:
-    return f"tesseract not found ('{cmd}'): install it (Debian: apt-get install tesseract-ocr) or set TESSERACT_CMD to its path"
+    return (f"tesseract not found ('{cmd}'): install it (Debian: apt-get install tesseract-ocr) "
+            "or set TESSERACT_CMD to its path")
 
 
 def _configure_pytesseract(cmd: str) -> None:
