@@ -254,15 +254,16 @@ def main() -> None:
             print(table([SETTINGS[number]], results[-1:])[-1], flush=True)
     lines = table([SETTINGS[n] for n in chosen], results)
     print("\n" + "\n".join(lines))
-    if not args.no_write and not args.limit and not args.only:
+    if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(_report(lines, len(samples)))
+        command = " ".join(["python benchmarks/ocr_quality.py", *sys.argv[1:]])
+        RESULTS.write_text(_report(lines, len(samples), command))
         print(f"written to {RESULTS.relative_to(ROOT)}")
 
 
-def _report(lines: list[str], images: int) -> str:
+def _report(lines: list[str], images: int, command: str) -> str:
     return "\n".join(
-        ["# OCR quality", "", "Made by `python benchmarks/ocr_quality.py`; see its docstring for the metrics.",
+        ["# OCR quality", "", f"Made by `{command}`; see its docstring for the metrics.",
          "The **bold** rows are the OCR_ENGINES choices; the others change one thing (PP-OCR's detector size or "
          "angle classifier; tesseract's preprocessing, from benchmarks/tesseract_variants.py, on a base of grey, "
          "short side enlarged to 1000 px, words under confidence 40 and junk dropped, psm 3, no rotation).", "",
