@@ -45,7 +45,7 @@ from src.search import (
 from src import ocr
 from src.removal import NotIndexed, remove_image
 from src.settings import Settings
-from src.store import Store, StoreUnavailable
+from src.store import Store, StoreUnavailable, open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.thumbnails import thumbnail
@@ -136,7 +136,7 @@ class Backend:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store(self.settings)
+                self._store = open_store(self.settings)
             return self._store
 
     def searcher(self) -> Searcher:

@@ -14,7 +14,7 @@ from PIL import Image
 from src import eda
 from src.indexing import index_folder
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.web import create_app
@@ -29,7 +29,7 @@ SECTIONS = ["Images per category", "Size and format", "Brightness and colour", "
 
 
 def index(settings, embedder):
-    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, Store(settings) as store:
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, open_store(settings) as store:
         return index_folder(settings.dataset_dir, embedder, store, progress=False, reader=reader)
 
 
@@ -78,7 +78,7 @@ def calls(monkeypatch) -> list:
 
 
 def test_numbers_of_a_known_set(indexed):
-    with Store(indexed) as store:
+    with open_store(indexed) as store:
         o = eda.collect(indexed, store)
     s = eda.summary(o)
     assert dict(o.tally("category")) == {"coffee": 4, "banking": 1, "cameras": 1, "plain": 1}
@@ -134,7 +134,7 @@ def test_page_shows_every_section_and_is_cached(indexed, embedder, calls):
 
 def test_a_changed_index_is_computed_again(indexed, embedder, calls):
     shutil.rmtree(indexed.cache_dir / "eda", ignore_errors=True)
-    with Store(indexed) as store:
+    with open_store(indexed) as store:
         first = eda.page(indexed, store)
         assert eda.page(indexed, store).source == "memory" and len(calls) == 1
         point_id = next(pid for pid, payload, _ in store.points() if payload["category"] == "coffee")
