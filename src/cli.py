@@ -68,7 +68,7 @@ def run_index(settings: Settings, progress: bool = True) -> int:
     from src import ocr
     from src.embedding import ModelUnavailable
     from src.indexing import index_folder
-    from src.store import Store, StoreUnavailable
+    from src.store import StoreUnavailable, open_store
     from src.text_cache import TextCache
     from src.text_reading import TextReader
 
@@ -80,7 +80,7 @@ def run_index(settings: Settings, progress: bool = True) -> int:
               "indexing pictures without their text", file=sys.stderr)
         reader = None
     try:
-        with Store(settings) as store:
+        with open_store(settings) as store:
             store.state()  # a store that is down is known at once, not after loading the model
             embedder = _load_model_or_none(settings, reader)
             report = index_folder(
