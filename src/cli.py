@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 from pathlib import Path
 
@@ -65,20 +64,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_index(settings: Settings, progress: bool = True) -> int:
-    from src import ocr
     from src.embedding import ModelUnavailable
     from src.indexing import index_folder
     from src.store import StoreUnavailable, open_store
-    from src.text_cache import TextCache
-    from src.text_reading import TextReader
+    from src.text_reading import open_reader
 
     print(f"Indexing {settings.dataset_dir} into {settings.describe_store()}, collection '{settings.collection}'"
-          + ("" if settings.ocr else " (OCR off)"))
-    reader = TextReader(TextCache(settings.text_dir, settings.ocr_langs)) if settings.ocr else None
-    if reader and shutil.which(ocr.TESSERACT_CMD) is None:
-        print("warning: tesseract is not installed (Debian: apt-get install tesseract-ocr); "
-              "indexing pictures without their text", file=sys.stderr)
-        reader = None
+          + (f" (OCR: {', '.join(settings.engines)})" if settings.engines else " (OCR off)"))
+    reader = open_reader(settings, lambda message: print(f"warning: {message}", file=sys.stderr))
+    if settings.engines and reader is None:
+        print("warning: no OCR engine can run here; indexing pictures without their text", file=sys.stderr)
     try:
         with open_store(settings) as store:
             store.state()  # a store that is down is known at once, not after loading the model

@@ -13,11 +13,11 @@ from __future__ import annotations
 import csv
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from tqdm import tqdm
 
@@ -27,7 +27,6 @@ from src.ocr import OcrError
 from src.store import Point, SparseVector, Store, Vectors
 from src.terms import document_vector
 from src.text_reading import Pending, TextReader
-
 
 # Without a model the image is decoded only for its size and format: a small decode will do.
 TEXT_ONLY_DECODE_SIDE = 224
@@ -225,19 +224,18 @@ class ContentWriter:
         texts: dict[str, str] = {}
         payloads: dict[str, dict] = {}
         for pid in pids:
-            text, error = "", None
+            text, made_by = "", None
             if self.reader is not None:
                 try:
-                    text = self.reader.result(self._pending[pid]).text
+                    result = self.reader.result(self._pending[pid])
+                    text, made_by = result.text, "+".join(result.engines)
+                    if result.engines != self.reader.keys:  # an engine failed: the others' text, retried next run
+                        self.report.failed.append((self.contents[pid][0].path, f"OCR: {result.error}"))
                 except OcrError as exc:
-                    error = str(exc)
-                    self.report.failed.append((self.contents[pid][0].path, f"OCR: {error}"))
+                    self.report.failed.append((self.contents[pid][0].path, f"OCR: {exc}"))
             texts[pid] = text
-            payloads[pid] = {
-                "text": text,
-                "has_text": bool(text),
-                "ocr": self.reader.version if self.reader is not None and error is None else None,
-            }
+            # "ocr": the engines (and their settings) that made the text; None: not read (yet).
+            payloads[pid] = {"text": text, "has_text": bool(text), "ocr": made_by}
         with_text = [pid for pid in pids if texts[pid]]
         words = {pid: SparseVector(*document_vector(texts[pid])) for pid in with_text}
         dense: dict[str, list[float]] = {}
@@ -325,5 +323,5 @@ def _file_payload(files: list[ImageFile], categories: dict[str, str], keep_first
         "duplicates": [f.path for f in files if f is not first],
         "bytes": first.size,
         "mtime_ns": first.mtime_ns,
-        "mtime": datetime.fromtimestamp(first.mtime_ns / 1e9, timezone.utc).isoformat(timespec="seconds"),
+        "mtime": datetime.fromtimestamp(first.mtime_ns / 1e9, UTC).isoformat(timespec="seconds"),
     }

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 
 from fastapi import Request
 
-from src import ocr
 from src.eda_page import EdaPages
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.indexing import index_folder
 from src.search import Searcher
 from src.settings import Settings
 from src.store import Store, StoreUnavailable, open_store
-from src.text_cache import TextCache
-from src.text_reading import TextReader
+from src.text_reading import TextReader, open_reader
 from src.uploads import UploadOutcome, add_images
 
 log = logging.getLogger(__name__)
@@ -32,7 +29,7 @@ class Backend:
         self.model_error: str | None = None
         self._store: Store | None = None
         self._searcher: Searcher | None = None
-        self._reader: TextReader | None = None
+        self._reader: TextReader | bool | None = None  # False: no OCR engine can run here
         self._lock = threading.Lock()
         self.indexing: dict = {"state": "idle", "summary": None}  # an index run inside the app
         self.eda_pages = EdaPages()
@@ -59,13 +56,12 @@ class Backend:
             return self._searcher
 
     def reader(self) -> TextReader | None:
-        """OCR for uploads, when it is on and tesseract is installed; its workers start on first use."""
-        if not self.settings.ocr or shutil.which(ocr.TESSERACT_CMD) is None:
-            return None
+        """OCR for uploads, with the engines OCR_ENGINES names that are installed; its workers start on
+        first use."""
         with self._lock:
             if self._reader is None:
-                self._reader = TextReader(TextCache(self.settings.text_dir, self.settings.ocr_langs))
-            return self._reader
+                self._reader = open_reader(self.settings, log.warning) or False
+            return self._reader if isinstance(self._reader, TextReader) else None
 
     def add_images(self, files: list[tuple[str, bytes]]) -> list[UploadOutcome]:
         if not self.embedder.loaded and not self.model_error:
@@ -110,7 +106,7 @@ class Backend:
 
     def close(self) -> None:
         self.forget_store()
-        if self._reader is not None:
+        if isinstance(self._reader, TextReader):
             self._reader.close()
 
 

@@ -119,7 +119,8 @@ def image_view(backend: Backend, path: str, q: str) -> dict:
     """One indexed image for its page: its payload, the query's words marked in its text, look-alikes."""
     dataset_file(backend.settings, path)
     hit = indexed(backend, path)
-    cached = TextCache(backend.settings.text_dir, backend.settings.ocr_langs).get(path, hit.payload.get("sha256", ""))
+    cache = TextCache(backend.settings.text_dir, backend.settings.ocr_langs)
+    cached = cache.result(path, hit.payload.get("sha256", ""))  # the words of every engine, with boxes
     marks = matching_words(cached.words, q) if cached and q else []
     return {"path": path, "q": q, "p": hit.payload, "id": hit.id, "marks": marks,
             "neighbours": neighbours(backend, hit.id)}
