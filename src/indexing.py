@@ -13,11 +13,11 @@ from __future__ import annotations
 import csv
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from tqdm import tqdm
 
@@ -27,7 +27,6 @@ from src.ocr import OcrError
 from src.store import Point, SparseVector, Store, Vectors
 from src.terms import document_vector
 from src.text_reading import Pending, TextReader
-
 
 # Without a model the image is decoded only for its size and format: a small decode will do.
 TEXT_ONLY_DECODE_SIDE = 224
@@ -325,5 +324,5 @@ def _file_payload(files: list[ImageFile], categories: dict[str, str], keep_first
         "duplicates": [f.path for f in files if f is not first],
         "bytes": first.size,
         "mtime_ns": first.mtime_ns,
-        "mtime": datetime.fromtimestamp(first.mtime_ns / 1e9, timezone.utc).isoformat(timespec="seconds"),
+        "mtime": datetime.fromtimestamp(first.mtime_ns / 1e9, UTC).isoformat(timespec="seconds"),
     }

@@ -17,7 +17,8 @@ import fcntl
 import json
 import shutil
 import threading
-from typing import Iterator
+import uuid
+from collections.abc import Iterator
 
 import numpy as np
 import qdrant_edge as edge
@@ -27,7 +28,16 @@ from src.settings import Settings
 from src.store import background_build
 from src.store.background_build import SHARD, SwapGate
 from src.store.base import Notify, Store
-from src.store.conversions import RRF_K, dense_threshold, engine_filter, engine_vectors, hit_of, prefetch_depth
+from src.store.conversions import (
+    RRF_K,
+    dense_of,
+    dense_threshold,
+    engine_filter,
+    engine_vectors,
+    hit_of,
+    named_vectors,
+    prefetch_depth,
+)
 from src.store.schema import (
     BM25_VECTOR,
     BOOL_FIELDS,
@@ -73,7 +83,8 @@ class EdgeStore(Store):
         self._generation = 0  # bumped by create(): a copy of an older collection is never swapped in
         with self._errors("open"):
             settings.qdrant_path.mkdir(parents=True, exist_ok=True)
-            self._lock_file = open(settings.qdrant_path / f"{settings.collection}.lock", "a+")
+            # held open for the store's life: the lock lasts as long as the file is open
+            self._lock_file = open(settings.qdrant_path / f"{settings.collection}.lock", "a+")  # noqa: SIM115
             try:
                 fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -144,14 +155,18 @@ class EdgeStore(Store):
         if not self.build_in_background:
             notify(f"building the search index (HNSW) for {waiting} vectors")
             with self._errors("build the search index"), self._writes:
-                changed = self._shard.optimize()
-                self._shard.flush()
+                if self._shard is not shard:
+                    return False  # the collection was recreated meanwhile
+                changed = shard.optimize()
+                shard.flush()
             return bool(changed)
         notify(f"building the search index (HNSW) for {waiting} vectors; searches go on meanwhile")
         with self._errors("build the search index"):
             with self._writes:
+                if self._shard is not shard:
+                    return False
                 generation = self._generation
-                self._shard.flush()
+                shard.flush()
                 build = background_build.copy_shard(self.folder)
                 self._replay = []
             try:
@@ -164,7 +179,7 @@ class EdgeStore(Store):
                 with self._writes, self._gate.swapping():
                     if generation != self._generation:
                         return False  # the collection was recreated meanwhile
-                    self._shard.close()
+                    shard.close()
                     self._shard = None
                     self._shard = background_build.swap_in(self.folder, build, self._replay)
             finally:
@@ -192,7 +207,7 @@ class EdgeStore(Store):
     def points(self, vector: str | None = None) -> list[Record]:
         with self._reading("read the collection") as shard:
             found = self._scroll(shard, with_payload=True, with_vector=[vector] if vector else False)
-            return [Record(str(r.id), r.payload or {}, (r.vector or {}).get(vector) if vector else None)
+            return [Record(str(r.id), r.payload or {}, dense_of(r, vector))
                     for r in found]
 
     @staticmethod
@@ -208,7 +223,7 @@ class EdgeStore(Store):
         with self._reading("look up images") as shard:
             if not point_ids or shard is None:
                 return {}
-            found = shard.retrieve(point_ids, with_payload=["path"], with_vector=False)
+            found = shard.retrieve(list[int | uuid.UUID | str](point_ids), with_payload=["path"], with_vector=False)
         return {str(r.id): (r.payload or {}).get("path", "") for r in found}
 
     def by_path(self, path: str) -> Hit | None:
@@ -243,7 +258,7 @@ class EdgeStore(Store):
 
     def delete(self, point_ids: list[str]) -> None:
         if point_ids:
-            self._write("delete points", edge.UpdateOperation.delete_points(point_ids))
+            self._write("delete points", edge.UpdateOperation.delete_points(list[int | uuid.UUID | str](point_ids)))
 
     def search(
         self,
@@ -272,7 +287,7 @@ class EdgeStore(Store):
                                   limit=depth, score_threshold=dense_threshold(name, min_score))
                     for name, vector in channels.items()
                 ],
-                query=edge.Fusion.Rrf(k=RRF_K),
+                query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the 0.9.0 stub omits Rrf
                 limit=limit, offset=offset, with_payload=RESULT_FIELDS, with_vector=vectors,
             )
         with self._reading("search") as shard:
@@ -284,14 +299,15 @@ class EdgeStore(Store):
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         with self._reading("read a point") as shard:
             found = shard.retrieve([point_id], with_payload=False, with_vector=[name]) if shard else []
-        if not found or not (found[0].vector or {}).get(name):
+        vector = dense_of(found[0], name) if found else None
+        if not vector:
             raise KeyError(point_id)
-        return list(found[0].vector[name])
+        return vector
 
     def vector_names(self, point_id: str) -> set[str]:
         with self._reading("read a point") as shard:
             found = shard.retrieve([point_id], with_payload=False, with_vector=True) if shard else []
-        return set(found[0].vector or {}) if found else set()
+        return set(named_vectors(found[0])) if found else set()
 
     # -- access --------------------------------------------------------------------------------
     @contextlib.contextmanager
