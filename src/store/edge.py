@@ -64,6 +64,8 @@ MIN_VECTORS_TO_BUILD = 5000
 # The engine builds a graph for a segment once its vectors take this much space (Qdrant's default).
 INDEXING_THRESHOLD_KB = 10_000
 SCROLL_PAGE = 1000
+# HNSW's candidate list for dense channels; None: the engine's default (ef_construct, 100).
+HNSW_EF: int | None = None
 
 
 class EdgeStore(Store):
@@ -81,6 +83,10 @@ class EdgeStore(Store):
         self._gate = SwapGate()  # searches run together, but never on a shard being swapped out
         self._replay: list | None = None  # writes made while a copy is being indexed
         self._generation = 0  # bumped by create(): a copy of an older collection is never swapped in
+        # Query-time levers (benchmarks/store_speed.py measures each): HNSW's candidate list, and how deep
+        # the BM25 channel feeds the fusion (None: as deep as the dense channels).
+        self.hnsw_ef: int | None = HNSW_EF
+        self.bm25_depth: int | None = None
         with self._errors("open"):
             settings.qdrant_path.mkdir(parents=True, exist_ok=True)
             # held open for the store's life: the lock lasts as long as the file is open
@@ -116,7 +122,10 @@ class EdgeStore(Store):
         return CollectionState(True, meta.get("schema_version"), meta.get("model"), meta.get("dim"))
 
     def create(self, model: str | None, dim: int | None) -> None:
-        dense = edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine) if model and dim else None
+        dense = edge.EdgeVectorParams(
+            size=dim, distance=edge.Distance.Cosine, quantization_config=self._quantization(),
+            on_disk=self.settings.qdrant_on_disk or None,
+        ) if model and dim else None
         config = edge.EdgeConfig(
             vectors={name: dense for name in DENSE_VECTORS} if dense else {},
             sparse_vectors={BM25_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
@@ -139,6 +148,26 @@ class EdgeStore(Store):
             self._meta = {"schema_version": SCHEMA_VERSION, "model": model, "dim": dim}
             write_atomically(self.folder / META, json.dumps(self._meta).encode())
             self._shard = shard
+
+    def _quantization(self) -> edge.ScalarQuantizationConfig | edge.BinaryQuantizationConfig | None:
+        """Quantized copies of the dense vectors, kept in RAM and searched first (QDRANT_QUANTIZATION);
+        the originals rescore the best candidates."""
+        kind = self.settings.qdrant_quantization
+        if kind == "scalar":
+            return edge.ScalarQuantizationConfig(type=edge.ScalarType.Int8, quantile=0.99, always_ram=True)
+        if kind == "binary":
+            return edge.BinaryQuantizationConfig(always_ram=True)
+        return None
+
+    def _search_params(self) -> edge.SearchParams | None:
+        """Dense channels' search: the HNSW candidate list, and rescoring quantized candidates."""
+        kind = self.settings.qdrant_quantization
+        quantization = None
+        if kind != "none":
+            quantization = edge.QuantizationSearchParams(rescore=True, oversampling=3.0 if kind == "binary" else 1.5)
+        if self.hnsw_ef is None and quantization is None:
+            return None
+        return edge.SearchParams(hnsw_ef=self.hnsw_ef, quantization=quantization)
 
     def count(self) -> int:
         with self._reading("count points") as shard:
@@ -272,19 +301,21 @@ class EdgeStore(Store):
         channels = _vectors(query)
         query_filter = _filter(where)
         vectors = [IMAGE_VECTOR] if with_vectors else False
+        params = self._search_params()
         if len(channels) == 1:
             (name, vector), = channels.items()
             request = edge.QueryRequest(
                 query=edge.Query.Nearest(vector, using=name), filter=query_filter,
                 score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset,
-                with_payload=RESULT_FIELDS, with_vector=vectors,
+                with_payload=RESULT_FIELDS, with_vector=vectors, params=params if name in DENSE_VECTORS else None,
             )
         else:
             depth = prefetch_depth(limit, offset)
             request = edge.QueryRequest(
                 prefetches=[
                     edge.Prefetch(query=edge.Query.Nearest(vector, using=name), filter=query_filter,
-                                  limit=depth, score_threshold=dense_threshold(name, min_score))
+                                  limit=self._depth(name, depth), score_threshold=dense_threshold(name, min_score),
+                                  params=params if name in DENSE_VECTORS else None)
                     for name, vector in channels.items()
                 ],
                 query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the 0.9.0 stub omits Rrf
@@ -295,6 +326,10 @@ class EdgeStore(Store):
                 return []
             found = shard.query(request)
         return [hit_of(p, with_vectors) for p in found]
+
+    def _depth(self, name: str, depth: int) -> int:
+        """A channel's prefetch depth: the BM25 channel's may be capped."""
+        return min(depth, self.bm25_depth) if name == BM25_VECTOR and self.bm25_depth else depth
 
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         with self._reading("read a point") as shard:

@@ -255,3 +255,22 @@ def test_vectors_name_what_they_hold():
     both = image_only | Vectors(text=[0.0, 1.0], bm25=SparseVector([3], [0.5]))
     assert not Vectors() and image_only.named() == {"image": [1.0, 0.0]}
     assert set(both.named()) == {"image", "text", "bm25"} and both.bm25.indices == [3]
+
+
+def test_edge_quantized_collection_ranks_like_the_originals(tmp_path, monkeypatch):
+    """QDRANT_QUANTIZATION=scalar on the embedded engine: int8 copies in the graph, rescored with the
+    originals, so the nearest points come out as without quantization."""
+    monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    rankings = []
+    for quantization in ("none", "scalar"):
+        settings = Settings.load(environ={"QDRANT_QUANTIZATION": quantization}, qdrant_path=tmp_path / quantization,
+                                 collection="t")
+        with open_store(settings, build_in_background=False) as store:
+            store.create("m", 64)
+            fill(store, 2000, dim=64)
+            assert store.build_index(notify=lambda _: None)
+            rankings.append([[h.id for h in store.search(Vectors(image=unit(seed, 64)), 5)] for seed in range(5)])
+        quantized = list((tmp_path / quantization).rglob("vector_storage-image/quantized.data"))
+        assert bool(quantized) == (quantization == "scalar")
+    assert rankings[0] == rankings[1]
