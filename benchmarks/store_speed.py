@@ -85,8 +85,9 @@ def round_robin(variants: dict, count: int) -> dict[str, list[float]]:
     return times
 
 
-def edge_collection(work: Path, name: str, batches, quantization: str = "none"):
-    settings = Settings.load(environ={}, qdrant_path=work / name, collection="bench", qdrant_quantization=quantization)
+def edge_collection(work: Path, name: str, batches, quantization: str = "none", on_disk: bool = False):
+    settings = Settings.load(environ={}, qdrant_path=work / name, collection="bench", qdrant_quantization=quantization,
+                             qdrant_on_disk=on_disk)
     store = open_store(settings, build_in_background=False)
     store.create("m", DIM)
     before = rss_mib()
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--peer-queries", type=int, default=50)
     parser.add_argument("--client-size", type=int, default=10_000,
                         help="points for qdrant-client local mode (pure Python: its load is the slow part); 0 skips it")
+    parser.add_argument("--on-disk", action="store_true", help="the int8 collection keeps its originals on disk")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/store_speed.md")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-store-"))
@@ -130,7 +132,7 @@ def main() -> None:
 
     # -- part 1: levers ------------------------------------------------------------------------
     plain, load, build, plain_mem = edge_collection(work, "plain", batches)
-    quant, qload, qbuild, quant_mem = edge_collection(work, "int8", batches, "scalar")
+    quant, qload, qbuild, quant_mem = edge_collection(work, "int8", batches, "scalar", args.on_disk)
     say(f"Qdrant Edge: bulk load {load:.1f} s, graph build {build:.1f} s, +{plain_mem:.0f} MiB; "
         f"int8 collection: load {qload:.1f} s, build {qbuild:.1f} s, +{quant_mem:.0f} MiB")
 

@@ -57,6 +57,11 @@ class Store(abc.ABC):
         """Every point with its payload and its dense `vector` (None: no vector): the collection overview."""
 
     @abc.abstractmethod
+    def sample(self, vector: str, count: int) -> list[Record]:
+        """Up to count points drawn at random, with their path and their dense `vector`: the overview's
+        map and near-duplicates of a collection too large to read whole."""
+
+    @abc.abstractmethod
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
         """point id -> shown path, for those of the ids that are in the collection."""
 

@@ -131,6 +131,14 @@ class ClientStore(Store):
             return [Record(str(p.id), p.payload or {}, dense_of(p, vector))
                     for p in found]
 
+    def sample(self, vector: str, count: int) -> list[Record]:
+        with self._errors("read a sample of the collection"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            found = self.client.query_points(self.collection, query=models.SampleQuery(sample=models.Sample.RANDOM),
+                                             limit=count, with_payload=["path"], with_vectors=[vector]).points
+        return [Record(str(p.id), p.payload or {}, dense_of(p, vector)) for p in found]
+
     def _scroll(self, **what) -> Iterator[models.Record]:
         offset = None
         while True:

@@ -239,6 +239,12 @@ class EdgeStore(Store):
             return [Record(str(r.id), r.payload or {}, dense_of(r, vector))
                     for r in found]
 
+    def sample(self, vector: str, count: int) -> list[Record]:
+        request = edge.QueryRequest(query=edge.Sample.Random, limit=count, with_payload=["path"], with_vector=[vector])
+        with self._reading("read a sample of the collection") as shard:
+            found = shard.query(request) if shard else []
+        return [Record(str(r.id), r.payload or {}, dense_of(r, vector)) for r in found]
+
     @staticmethod
     def _scroll(shard: edge.EdgeShard | None, **what) -> Iterator[edge.Record]:
         offset = None

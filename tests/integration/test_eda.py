@@ -89,6 +89,18 @@ def test_numbers_of_a_known_set(indexed):
     assert o.nearest.shape == (7,) and set(o.thumbs) == {i.path for i in o.images}
 
 
+def test_large_collection_maps_a_sample_and_says_so(indexed, monkeypatch):
+    """Above VECTOR_SAMPLE images the vectors come from a random sample, never from reading them all;
+    every image is still counted."""
+    monkeypatch.setattr(eda, "VECTOR_SAMPLE", 5)
+    with open_store(indexed) as store:
+        monkeypatch.setattr(store, "points", lambda vector=None, real=store.points: (
+            pytest.fail("read every vector") if vector else real(None)))
+        o = eda.collect(indexed, store)
+    assert eda.summary(o)["images"] == 7 and o.map_xy.shape == (5, 2) and len(set(o.map_paths)) == 5
+    assert "random sample of 5 of the 7 images" in o.sample_note
+
+
 def test_measures_on_made_up_data():
     grey = np.full((8, 8, 3), 128, dtype=np.uint8)
     assert eda.hasler_susstrunk(grey) == 0 and eda.brightness(grey) == pytest.approx(128 / 255)

@@ -88,6 +88,15 @@ def test_channels_fuse_and_filters_apply(store):
     assert [h.id for h in store.search(Vectors(image=unit(2)), 4, where={"has_text": False})] == [ids[2]]
 
 
+def test_sample_draws_distinct_points_with_their_vectors(store):
+    store.create("m", 8)
+    ids = fill(store, 30)
+    drawn = store.sample("image", 10)
+    assert len({r.id for r in drawn}) == 10 and {r.id for r in drawn} <= set(ids)
+    assert all(len(r.vector) == 8 and r.payload["path"].endswith(".jpg") for r in drawn)
+    assert len(store.sample("image", 100)) == 30
+
+
 def test_recreate_drops_old_points(store):
     store.create("m", 8)
     store.upsert([Point("00000000-0000-0000-0000-000000000001", Vectors(image=unit(1)), {})])
