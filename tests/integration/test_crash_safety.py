@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.helpers import ROOT, make_ad
+
 from src.settings import Settings
 from src.store import open_store
-from tests.helpers import ROOT, make_ad
 
 TRIALS = 4
 
