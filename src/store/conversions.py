@@ -47,13 +47,16 @@ def engine_filter(where: Where | None, condition: Callable[[str, str | bool], An
 
 def named_vectors(point: Any) -> dict[str, Any]:
     """name -> vector of an engine's point or record (an unnamed or absent vector counts as none)."""
-    return point.vector if isinstance(point.vector, dict) else {}
+    vector = point.vector  # read once: each read converts every returned vector to Python objects again
+    return vector if isinstance(vector, dict) else {}
 
 
 def dense_of(point: Any, name: str | None) -> DenseVector | None:
     """The point's dense vector of this name, as a list, or None."""
     vector = named_vectors(point).get(name) if name else None
-    return list(vector) if vector is not None and not isinstance(vector, SparseVector) else None
+    if vector is None or isinstance(vector, SparseVector):
+        return None
+    return vector if isinstance(vector, list) else list(vector)
 
 
 def hit_of(point: Any, with_vectors: bool) -> Hit:
