@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from src.settings import Settings
 from src.store.schema import IMAGE_VECTOR, CollectionState, Hit, Point, Record, StoreUnavailable, Vectors, Where
@@ -55,6 +55,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def points(self, vector: str | None = None) -> list[Record]:
         """Every point with its payload and its dense `vector` (None: no vector): the collection overview."""
+
+    @abc.abstractmethod
+    def sample(self, vector: str, count: int) -> list[Record]:
+        """Up to count points drawn at random, with their path and their dense `vector`: the overview's
+        map and near-duplicates of a collection too large to read whole."""
 
     @abc.abstractmethod
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:

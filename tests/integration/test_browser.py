@@ -7,11 +7,10 @@ import sys
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from tests.helpers import ROOT, wait_until_up
 
 from src.indexing import index_folder
 from src.store import open_store
-from tests.helpers import closed_port
+from tests.helpers import ROOT, closed_port, wait_until_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

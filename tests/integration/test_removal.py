@@ -4,14 +4,14 @@ step leaves the index and the folder in step (issue 16)."""
 import shutil
 
 import pytest
-from tests.helpers import make_image
 from fastapi.testclient import TestClient
-from tests.mounts import read_only
 
 from src.indexing import index_folder
 from src.removal import REMOVING, NotIndexed, RemovalError, finish_interrupted, remove_image
 from src.store import StoreUnavailable, open_store
 from src.web import create_app
+from tests.helpers import make_image
+from tests.mounts import read_only
 
 
 @pytest.fixture
@@ -54,14 +54,13 @@ def test_a_read_only_image_folder_changes_nothing_and_says_so(settings, embedder
     with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
         count = store.count()
-    with read_only(settings.dataset_dir / "cars"):
-        with TestClient(create_app(settings, embedder)) as client:
-            answer = client.delete("/api/images/cars/a.jpg", params={"delete_files": "true"})
-            assert answer.status_code == 503, answer.text
-            message = answer.json()["error"]["message"]
-            assert "read-only" in message and "nothing was removed" in message
-            assert client.get("/api/images/cars/a.jpg").status_code == 200  # still indexed
-            assert client.get("/healthz").json()["store"]["points"] == count
+    with read_only(settings.dataset_dir / "cars"), TestClient(create_app(settings, embedder)) as client:
+        answer = client.delete("/api/images/cars/a.jpg", params={"delete_files": "true"})
+        assert answer.status_code == 503, answer.text
+        message = answer.json()["error"]["message"]
+        assert "read-only" in message and "nothing was removed" in message
+        assert client.get("/api/images/cars/a.jpg").status_code == 200  # still indexed
+        assert client.get("/healthz").json()["store"]["points"] == count
     assert (settings.dataset_dir / "cars/a.jpg").exists()
 
 

@@ -1,12 +1,12 @@
 """Combined queries, image queries, paging, a score cut-off and near-duplicate folding, on a real index."""
 
 import pytest
-from tests.helpers import make_image
 from PIL import Image
 
 from src.indexing import index_folder
 from src.search import Part, QueryError, Searcher
 from src.store import open_store
+from tests.helpers import make_image
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@ import html
 import re
 
 import pytest
-from tests.helpers import make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
 from src.settings import Settings
 from src.store import Vectors, open_store
 from src.web import create_app
-from tests.helpers import closed_port
+from tests.helpers import closed_port, make_image
 
 
 def build_index(settings, embedder):
