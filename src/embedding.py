@@ -17,13 +17,6 @@ from src.precision import PROBE_TEXTS, Choice, choose, probe_images
 
 log = logging.getLogger(__name__)
 
-# OpenMP threads that wait for work sleep instead of spinning (unless the user says otherwise). OCR
-# workers and the web server share the cores with torch: with spinning threads indexing with OCR ran
-# at 5.2 images/s, with sleeping ones at 6.1, and the model alone ran as fast. Read when torch loads,
-# which is after this module is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 class ModelUnavailable(Exception):
     """The CLIP model could not be loaded; the message says why and what to do."""
 
@@ -32,13 +25,18 @@ class ModelUnavailable(Exception):
 # OpenMP team, and once two teams exist they spin against each other: on 2 cores a query encoding took
 # 12 ms from a web server's thread pool against 5.6 ms on one thread.
 _TORCH_THREAD = "adsearch-torch"
-_torch_thread = ThreadPoolExecutor(1, thread_name_prefix=_TORCH_THREAD)
+_torch_thread: ThreadPoolExecutor | None = None  # started on first use, not on import
+_torch_thread_lock = threading.Lock()
 
 
 def on_torch_thread(work, *args):
     """work(*args) on the process's torch thread; its result or its exception."""
+    global _torch_thread
     if threading.current_thread().name.startswith(_TORCH_THREAD):
         return work(*args)  # already there (a call from inside the thread's own work)
+    with _torch_thread_lock:
+        if _torch_thread is None:
+            _torch_thread = ThreadPoolExecutor(1, thread_name_prefix=_TORCH_THREAD)
     return _torch_thread.submit(work, *args).result()
 
 
@@ -57,8 +55,10 @@ def pick_device(requested: str) -> str:
 class ClipEmbedder:
     """Loads a CLIP model on first use and turns images and texts into L2-normalised float32 vectors."""
 
-    def __init__(self, model_id: str, device: str = "auto", precision: str = "auto"):
+    def __init__(self, model_id: str, device: str = "auto", precision: str = "auto",
+                 probe_dir: Path | None = None):
         self.model_id = model_id
+        self.probe_dir = probe_dir  # images to check a faster precision on (the folder being indexed)
         self.requested_device = device
         self.requested_precision = precision
         self.device: str | None = None
@@ -69,7 +69,7 @@ class ClipEmbedder:
 
     @classmethod
     def from_settings(cls, settings) -> "ClipEmbedder":
-        return cls(settings.clip_model, settings.device, settings.precision)
+        return cls(settings.clip_model, settings.device, settings.precision, probe_dir=settings.dataset_dir)
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> "ClipEmbedder":
@@ -154,7 +154,7 @@ class ClipEmbedder:
 
     def _probe(self, model, precision: str) -> np.ndarray:
         """Vectors of the probe images and texts, to compare a precision with fp32."""
-        images = probe_images()
+        images = probe_images(self.probe_dir)
         return np.concatenate([self._image_vectors(model, precision, images), self._text_vectors(model, PROBE_TEXTS)])
 
     @staticmethod

@@ -19,9 +19,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
+from src.settings import PRECISIONS
 MIN_COSINE = 0.99
-ROOT = Path(__file__).resolve().parent.parent
 PROBE_TEXTS = ["a cup of coffee", "50% off running shoes", "Starwise Telescopes: see galaxies from home"]
 
 
@@ -80,14 +79,20 @@ def choose(model, embed, device: str, requested: str) -> tuple[object, Choice]:
     return model, Choice("fp32", None, "no faster option is faithful on this CPU")
 
 
-def probe_images(count: int = 8) -> list:
-    """A few of the bundled ads (real layouts, text and photos), or plain gradients without them."""
+def probe_images(folder: Path | None, count: int = 8) -> list:
+    """A few of the ads being indexed (real layouts, text and photos), or plain gradients without them."""
     from PIL import Image
 
-    from src.images import decode_image
+    from src.images import ImageError, decode_image
 
-    files = sorted((ROOT / "dataset").rglob("*.jpg"))[:: 7][:count]
-    if files:
-        return [decode_image(path, min_side=224).image for path in files]
+    files = sorted(Path(folder).rglob("*.jpg"))[:: 7] if folder and Path(folder).is_dir() else []
+    images = []
+    for path in files[: count * 2]:  # a few spares: a file that does not decode is not a probe
+        try:
+            images.append(decode_image(path, min_side=224).image)
+        except (ImageError, OSError):
+            continue
+    if images:
+        return images[:count]
     ramp = np.linspace(0, 255, 224, dtype=np.uint8)
     return [Image.fromarray(np.dstack([np.roll(ramp, i * 20)[None, :].repeat(224, 0)] * 3)) for i in range(count)]

@@ -58,7 +58,9 @@ def api_image(path: str, backend: Backend = Depends(get_backend)):
 @router.delete("/api/images/{path:path}", summary="Remove an image from the index, and its files with delete_files",
                responses=api_errors(404, 422, 503))
 def api_remove(path: str, delete_files: bool = False, backend: Backend = Depends(get_backend)):
-    return {"removed": path, "deleted_files": services.remove(backend, path, delete_files)}
+    done = services.remove(backend, path, delete_files)
+    return {"removed": path, "deleted_files": done.deleted,
+            "kept_files": [{"path": name, "reason": reason} for name, reason in done.kept]}
 
 
 @router.get("/healthz", summary="Model, store and point count",

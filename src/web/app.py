@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from src.embedding import ClipEmbedder
+from src.runtime import configure
 from src.settings import Settings
 from src.web import api, pages
 from src.web.backend import Backend
@@ -21,6 +22,7 @@ def create_app(
     settings: Settings | None = None, embedder: ClipEmbedder | None = None, index_on_start: bool = False
 ) -> FastAPI:
     """index_on_start: run the index step over the image folder in the background (`serve --index`)."""
+    configure()
     backend = Backend(settings or Settings.load(), embedder)
 
     @asynccontextmanager

@@ -9,6 +9,7 @@ import threading
 from fastapi import Request
 
 from src import ocr
+from src.eda_page import EdaPages
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.indexing import index_folder
 from src.search import Searcher
@@ -34,6 +35,7 @@ class Backend:
         self._reader: TextReader | None = None
         self._lock = threading.Lock()
         self.indexing: dict = {"state": "idle", "summary": None}  # an index run inside the app
+        self.eda_pages = EdaPages()
 
     def load_model(self) -> None:
         try:

@@ -57,8 +57,9 @@ def upload_page(request: Request, files: list[UploadFile], backend: Backend = De
 @router.post("/view/{path:path}/remove", response_class=HTMLResponse, summary="The page's remove button",
              responses=page_errors(400, 404, 422, 503))
 def remove_page(request: Request, path: str, delete_files: str = Form(""), backend: Backend = Depends(get_backend)):
-    deleted = services.remove(backend, path, bool(delete_files))
-    return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": deleted})
+    done = services.remove(backend, path, bool(delete_files))
+    return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": done.deleted,
+                                                                "kept": done.kept})
 
 
 @router.get("/images/{path:path}", summary="The full image file", response_class=FileResponse,
@@ -78,7 +79,7 @@ def thumb(path: str, backend: Backend = Depends(get_backend)):
     return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
 
-# -- /EDA: what is in the collection; src/eda.py computes, draws and caches it ---------------
+# -- /EDA: what is in the collection; src/eda_page.py computes, draws and caches it ---------------
 @router.get("/eda", include_in_schema=False)
 def eda_alias() -> RedirectResponse:
     return RedirectResponse("/EDA")

@@ -10,7 +10,6 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 
-from src import eda
 from src.embedding import ModelUnavailable
 from src.search import DEFAULT_K, MODES, QueryError, SearchResult
 from src.store import StoreUnavailable
@@ -76,5 +75,5 @@ def api_results(form: SearchForm, results: list[SearchResult]) -> JSONResponse:
 
 
 def eda_page(request: Request, backend: Backend, refresh: bool, partial: bool):
-    page = eda.page(backend.settings, backend.store(), refresh=refresh)
+    page = backend.eda_pages.page(backend.settings, backend.store(), refresh=refresh)
     return templates.TemplateResponse(request, "eda.html", {"p": page, "s": page.summary, "partial": partial})

@@ -11,7 +11,7 @@ from pathlib import Path
 from starlette.exceptions import HTTPException
 
 from src.images import ImageError, decode_image, resolve_inside
-from src.removal import NotIndexed, remove_image
+from src.removal import NotIndexed, RemovalError, remove_image
 from src.search import Part, QueryError, SearchResult, clean_query, matching_words
 from src.settings import Settings
 from src.text_cache import TextCache
@@ -99,11 +99,13 @@ def neighbours(backend: Backend, point_id: str, count: int = NEIGHBOURS) -> list
     return [r for r in found if r.id != point_id][:count]
 
 
-def remove(backend: Backend, path: str, delete_files: bool) -> list[str]:
+def remove(backend: Backend, path: str, delete_files: bool):
     try:
         return remove_image(backend.settings, backend.store(), path, delete_files)
     except NotIndexed:
         raise HTTPException(404, "this image is not in the index") from None
+    except RemovalError as exc:  # a read-only image folder: nothing was changed
+        raise HTTPException(503, exc.strerror) from None
 
 
 def dataset_file(settings: Settings, path: str) -> Path:

@@ -1,7 +1,7 @@
 import os
 
 import pytest
-from conftest import make_image
+from tests.helpers import make_image
 from PIL import Image
 
 from src.images import ImageError, decode_image, file_sha256, find_images, resolve_inside

@@ -1,7 +1,7 @@
 """Combined queries, image queries, paging, a score cut-off and near-duplicate folding, on a real index."""
 
 import pytest
-from conftest import make_image
+from tests.helpers import make_image
 from PIL import Image
 
 from src.indexing import index_folder

@@ -10,6 +10,7 @@ import pytest
 import src.store_edge as store_edge
 from src.settings import Settings
 from src.store import SCHEMA_VERSION, Point, Store, StoreUnavailable
+from tests.helpers import closed_port
 
 ENGINES = ["edge", "qdrant-client"]
 
@@ -17,12 +18,6 @@ ENGINES = ["edge", "qdrant-client"]
 def unit(seed: int, dim: int = 8) -> list[float]:
     v = np.random.default_rng(seed).normal(size=dim)
     return (v / np.linalg.norm(v)).tolist()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def engine_settings(path, engine: str) -> Settings:

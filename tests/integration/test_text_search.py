@@ -7,7 +7,7 @@ import csv
 import shutil
 
 import pytest
-from conftest import ROOT, make_image
+from tests.helpers import ROOT, make_image
 from PIL import Image
 
 from src.indexing import index_folder
@@ -17,7 +17,7 @@ from src.store import Store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")
+pytestmark = pytest.mark.requires("tesseract")
 BRANDS = {"coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-03.jpg", "phones/pixora-phones-04.jpg",
           "water/glacielle-water-01.jpg", "banking/ledgerstone-bank-02.jpg"}
 

@@ -2,14 +2,14 @@ import html
 import re
 
 import pytest
-from conftest import make_image
+from tests.helpers import make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
 from src.settings import Settings
 from src.store import Store
 from src.web import create_app
-from test_store import closed_port
+from tests.helpers import closed_port
 
 
 def build_index(settings, embedder):

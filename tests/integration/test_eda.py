@@ -7,20 +7,21 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import ROOT, make_image
+from tests.helpers import ROOT, make_image
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from src import eda
+from src.eda_page import EdaPages
 from src.indexing import index_folder
 from src.settings import Settings
 from src.store import Store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.web import create_app
-from test_store import closed_port
+from tests.helpers import closed_port
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")
+pytestmark = pytest.mark.requires("tesseract")
 ADS = ["coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-04.gif", "coffee/brewhaven-coffee-05.png",
        "banking/ledgerstone-bank-02.jpg", "cameras/lumeno-cameras-01.webp"]
 COPY = "coffee/brewhaven-coffee-01-copy.jpg"  # the same picture saved again: other bytes, near-identical vector
@@ -54,13 +55,6 @@ def indexed(tmp_path_factory, tiny_clip, embedder) -> Settings:
                              text_dir=root / "text", cache_dir=root / "cache")
     assert index(settings, embedder).indexed == 7
     return settings
-
-
-@pytest.fixture(autouse=True)
-def fresh_memory():
-    eda._memory.clear()  # each test starts with an empty in-memory cache
-    yield
-    eda._memory.clear()
 
 
 @pytest.fixture
@@ -127,20 +121,20 @@ def test_page_shows_every_section_and_is_cached(indexed, embedder, calls):
         partial = client.get("/EDA/sections", headers={"HX-Request": "true"})
         assert partial.status_code == 200 and len(calls) == 2
         assert "<html" not in partial.text and partial.text.count("<h2>") == len(SECTIONS)
-    eda._memory.clear()  # as after a restart: the page comes from the disk cache
-    with TestClient(create_app(indexed, embedder)) as client:
+    with TestClient(create_app(indexed, embedder)) as client:  # a restart: the page comes from the disk cache
         assert "From the cache" in client.get("/EDA").text and len(calls) == 2
 
 
 def test_a_changed_index_is_computed_again(indexed, embedder, calls):
     shutil.rmtree(indexed.cache_dir / "eda", ignore_errors=True)
+    pages = EdaPages()
     with Store(indexed) as store:
-        first = eda.page(indexed, store)
-        assert eda.page(indexed, store).source == "memory" and len(calls) == 1
+        first = pages.page(indexed, store)
+        assert pages.page(indexed, store).source == "memory" and len(calls) == 1
         point_id = next(pid for pid, payload, _ in store.points() if payload["category"] == "coffee")
         store.update_payload(point_id, {"category": "renamed"})  # one of four coffee ads: a fifth category
         try:
-            changed = eda.page(indexed, store)
+            changed = pages.page(indexed, store)
         finally:
             store.update_payload(point_id, {"category": "coffee"})
     assert changed.source == "computed" and len(calls) == 2 and changed.summary["categories"] == 5
@@ -170,6 +164,7 @@ def test_nothing_indexed_and_unreachable_store(tmp_path, tiny_clip, embedder, ca
     assert page.status_code == 503 and "Temporarily unavailable" in page.text and "Traceback" not in page.text
 
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom(indexed, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -7,17 +7,17 @@ import sys
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import ROOT, wait_until_up
+from tests.helpers import ROOT, wait_until_up
 
 from src.indexing import index_folder
 from src.store import Store
-from test_store import closed_port
+from tests.helpers import closed_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (make system-deps)")
+pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_more_like_this_shows_that_image_first(browser, server):
 
 
 def test_uploading_three_files_adds_two_and_rejects_the_impostor(browser, server, tmp_path):
-    from conftest import make_image
+    from tests.helpers import make_image
 
     red, blue = make_image(tmp_path / "red.png", 601), make_image(tmp_path / "blue.jpg", 602)
     impostor = tmp_path / "holiday.jpg"

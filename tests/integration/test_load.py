@@ -14,8 +14,8 @@ import time
 import urllib.request
 
 import pytest
-from conftest import ROOT, make_ad, wait_until_up
-from test_store import closed_port
+from tests.helpers import ROOT, make_ad, wait_until_up
+from tests.helpers import closed_port
 
 from src.indexing import index_folder
 from src.store import Store
@@ -23,8 +23,13 @@ from src.store import Store
 WRK = shutil.which("wrk")
 CONNECTIONS, SECONDS = 50, 30
 NEW_ADS = 80  # written by the app's index run while the load goes on
+# p99 bound. 50 connections queue for 2 cores that OCR and indexing share, so the tail is long: measured
+# 3.8, 6.3 and 6.9 s on a quiet machine, 12.7 s with the machine's load average at 10 from other work.
+# A request that stalls (the event loop blocked, a lock never released) waits out wrk's 30 s timeout
+# instead; this bound catches that and the slide towards it, not a slow machine.
+P99_BOUND_MS = 15_000
 
-pytestmark = pytest.mark.skipif(WRK is None, reason="wrk is not installed (Debian: apt-get install wrk)")
+pytestmark = [pytest.mark.requires("wrk"), pytest.mark.slow]
 
 # Each request: a search from a rotating list through the API, every fifth one the HTML page.
 WRK_SCRIPT = """
@@ -101,6 +106,7 @@ def test_fifty_clients_for_thirty_seconds_while_indexing(settings, embedder, tmp
     assert load.returncode == 0, load.stderr
     assert figures["socket_errors"] == 0 and figures["bad_status"] == 0, load.stdout
     assert figures["requests"] > CONNECTIONS
+    assert figures["p99_ms"] < P99_BOUND_MS, f"p99 {figures['p99_ms']:.0f} ms: requests stall under load"
     # The index run was writing while the searches ran, and finished with every new ad.
     assert before["indexing"]["state"] == "running" and before["store"]["points"] < 8 + NEW_ADS
     assert after["indexing"]["state"] == "done", after["indexing"]

@@ -8,9 +8,9 @@ import sys
 import threading
 
 import pytest
-from conftest import ROOT
+from tests.helpers import ROOT
 from fastapi.testclient import TestClient
-from test_store import closed_port
+from tests.helpers import closed_port
 
 from src.settings import Settings
 from src.web import create_app

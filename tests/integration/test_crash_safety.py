@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT, make_ad
+from tests.helpers import ROOT, make_ad
 
 from src.settings import Settings
 from src.store import Store
@@ -56,6 +56,8 @@ def snapshot(settings: Settings, text_dir) -> tuple[dict, dict]:
     return points, cache
 
 
+@pytest.mark.slow
+@pytest.mark.requires("tesseract")
 def test_runs_killed_at_random_moments_end_like_one_clean_run(settings, tmp_path, capsys):
     for seed in range(8, 24):
         make_ad(settings.dataset_dir / "ads" / f"ad {seed}.png", seed)

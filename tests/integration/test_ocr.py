@@ -13,9 +13,9 @@ from src import ocr
 from src.ocr import OcrError, clean_text, read_text
 
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
-SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared" / "ads-sample"
+from tests.helpers import SHARED_SAMPLE as SAMPLE  # noqa: E402
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+pytestmark = pytest.mark.requires("tesseract")
 
 
 def render_ad(path: Path, ink="black", paper="white", turn: Image.Transpose | None = None) -> tuple[Path, tuple]:

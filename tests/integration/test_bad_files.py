@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_image
+from tests.helpers import make_image
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -337,7 +337,7 @@ def test_an_upload_bomb_is_refused_from_its_header_quickly_and_without_memory(se
 def client(settings, embedder):
     with Store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=False)
-    settings = dataclasses.replace(settings, ocr=False)
+    settings = settings.replace(ocr=False)
     with TestClient(create_app(settings, embedder)) as client:
         yield client
 

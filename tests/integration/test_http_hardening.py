@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 import uvicorn
-from conftest import make_image
+from tests.helpers import make_image
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from PIL import Image
@@ -26,7 +26,7 @@ from src.settings import Settings
 from src.store import Store
 from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES
 from src.web import SECURITY_HEADERS, create_app
-from test_store import closed_port
+from tests.helpers import closed_port
 
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
 XSS_QUERY = '"><script>alert(1)</script>'
@@ -316,7 +316,7 @@ def test_every_response_carries_the_strict_csp(client, settings, embedder, tmp_p
     assert {r.status_code for r in responses} >= {200, 307, 404, 405, 422}
     # A 500: a thumbnail cache that cannot be written (a file where its folder should be).
     (tmp_path / "not-a-folder").write_bytes(b"")
-    broken = create_app(dataclasses.replace(settings, cache_dir=tmp_path / "not-a-folder"), embedder)
+    broken = create_app(settings.replace(cache_dir=tmp_path / "not-a-folder"), embedder)
     failed = TestClient(broken, raise_server_exceptions=False).get("/thumbs/cars/b.png")
     assert failed.status_code == 500 and "something went wrong" in failed.text and "Traceback" not in failed.text
     for response in responses + [failed]:
@@ -330,7 +330,7 @@ def test_the_qdrant_api_key_appears_in_no_response_and_no_log(tiny_clip, embedde
     monkeypatch.setenv("QDRANT_API_KEY", SECRET_KEY)
     settings = Settings.load(clip_model=str(tiny_clip), dataset_dir=image_folder, cache_dir=tmp_path / "cache",
                              text_dir=tmp_path / "text")
-    assert settings.qdrant_api_key == SECRET_KEY  # the key is really in use
+    assert settings.api_key == SECRET_KEY  # the key is really in use
     caplog.set_level(logging.DEBUG)  # every logger, qdrant-client's and httpx's included
     with TestClient(create_app(settings, embedder)) as client:
         front = client.get("/index")  # the bare page still shows, saying the store is out of reach

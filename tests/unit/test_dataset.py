@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT as REPO_ROOT
 SCRIPT = REPO_ROOT / "tools" / "make_dataset.py"
 DATASET = REPO_ROOT / "dataset"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
@@ -46,6 +46,7 @@ def two_runs(tmp_path_factory) -> tuple[Path, Path]:
     return first, second
 
 
+@pytest.mark.slow  # runs the generator twice
 def test_generation_is_deterministic(two_runs):
     first, second = two_runs
     a, b = file_bytes(first), file_bytes(second)
@@ -55,6 +56,7 @@ def test_generation_is_deterministic(two_runs):
     assert [name for name in a if a[name] != b[name]] == []
 
 
+@pytest.mark.slow  # runs the generator twice
 def test_committed_labels_match_generator(two_runs):
     fresh = (two_runs[0] / "labels.csv").read_bytes()
     assert (DATASET / "labels.csv").read_bytes() == fresh
@@ -68,6 +70,7 @@ def test_committed_files_exist_and_decode():
             assert max(img.size) >= 480
 
 
+@pytest.mark.slow  # runs the generator twice
 def test_labels_format(two_runs):
     text = (two_runs[0] / "labels.csv").read_text(encoding="utf-8")
     assert text.startswith("file,brand,category,text\n")

@@ -9,7 +9,7 @@ import shutil
 from collections import Counter
 
 import pytest
-from conftest import ROOT
+from tests.helpers import ROOT, require_tool
 
 from evaluation.cli import main
 from evaluation.queries import QUERY_TYPES, QueryFileError, load_queries
@@ -126,8 +126,7 @@ def test_the_bundled_query_set_covers_every_type_with_real_files():
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, tiny_clip):
     """A few bundled ads with their labels, indexed with OCR twice: with the tiny CLIP, and text only."""
-    if shutil.which("tesseract") is None:
-        pytest.skip("tesseract-ocr is not installed")
+    require_tool("tesseract")
     tmp = tmp_path_factory.mktemp("evaluation")
     folder = tmp / "ads"
     with open(ROOT / "dataset/labels.csv", newline="", encoding="utf-8") as handle:

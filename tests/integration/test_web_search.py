@@ -4,7 +4,7 @@ paging with "load more", a score cut-off, and clear errors for unusable queries.
 import re
 
 import pytest
-from conftest import make_image
+from tests.helpers import make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
@@ -83,7 +83,7 @@ def test_result_view_details_neighbours_and_removal(client, settings):
     page = client.get("/view/cars/a.jpg")
     assert "Looks like" in page.text and "Remove from the index" in page.text
 
-    assert client.delete("/api/images/g.jpg").json() == {"removed": "g.jpg", "deleted_files": []}
+    assert client.delete("/api/images/g.jpg").json() == {"removed": "g.jpg", "deleted_files": [], "kept_files": []}
     assert (settings.dataset_dir / "g.jpg").exists()  # only out of the index
     every = [r["path"] for r in client.get("/api/search", params={"q": "x", "k": 100}).json()["results"]]
     assert "g.jpg" not in every and len(every) == 27

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from io import BytesIO
 
 import pytest
-from conftest import ROOT, make_image
+from tests.helpers import ROOT, make_image
 from PIL import Image
 
 from src import uploads
@@ -79,10 +79,10 @@ def test_images_are_added_found_by_their_picture_and_left_alone_by_a_later_index
     assert (again.indexed, again.unchanged, again.updated, again.removed, again.failed) == (0, 10, 0, 0, [])
 
 
-@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")
+@pytest.mark.requires("tesseract")
 def test_the_text_of_an_upload_is_read_when_there_is_a_reader(settings, embedder, tmp_path):
     """Also the first upload into a store that has no collection yet."""
-    settings = dataclasses.replace(settings, dataset_dir=tmp_path / "empty", text_dir=tmp_path / "text",
+    settings = settings.replace(dataset_dir=tmp_path / "empty", text_dir=tmp_path / "text",
                                    qdrant_path=tmp_path / "fresh")
     ad = (ROOT / "dataset/phones/pixora-phones-04.jpg").read_bytes()
     with TextReader(TextCache(settings.text_dir, settings.ocr_langs), workers=1) as reader, Store(settings) as store:

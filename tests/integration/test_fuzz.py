@@ -7,7 +7,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from conftest import make_image
+from tests.helpers import make_image
 from fastapi.testclient import TestClient
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
@@ -72,6 +72,7 @@ def app(tmp_path, tiny_clip, embedder):
     app.state.backend.close()
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # one app per operation, on purpose
 def test_no_server_error_and_responses_match_the_schema(case, app):
