@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from src.settings import Settings
 
@@ -161,11 +161,13 @@ class Store:
         where: dict | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
+        exclude: Sequence[str] = (),
     ) -> list[Hit]:
         """One query in the engine. channels: vector name -> query vector (dense list, or (indices, values)
         for BM25_VECTOR). One channel ranks by its own score (cosine for dense); several are fused by
         Reciprocal Rank Fusion in the engine. where: payload field -> required value. min_score: the
-        lowest cosine a dense channel lets through (BM25 scores have no fixed scale and are not cut)."""
+        lowest cosine a dense channel lets through (BM25 scores have no fixed scale and are not cut).
+        exclude: point ids left out (the image a "more like this" starts from)."""
         raise NotImplementedError
 
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:

@@ -5,7 +5,7 @@ collections and for testing this code without a server). Each search is one quer
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from qdrant_client import QdrantClient, models
 
@@ -184,8 +184,9 @@ class ClientStore(Store):
         where: dict | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
+        exclude: Sequence[str] = (),
     ) -> list[Hit]:
-        query_filter = _filter(where)
+        query_filter = _filter(where, exclude)
         vectors = [IMAGE_VECTOR] if with_vectors else False
         with self._errors("search"):
             if not self.client.collection_exists(self.collection) or not channels:
@@ -238,9 +239,10 @@ def _query_vector(vector):
     return vector
 
 
-def _filter(where: dict | None) -> models.Filter | None:
-    if not where:
+def _filter(where: dict | None, exclude: Sequence[str] = ()) -> models.Filter | None:
+    if not where and not exclude:
         return None
     return models.Filter(
-        must=[models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in where.items()]
+        must=[models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in (where or {}).items()],
+        must_not=[models.HasIdCondition(has_id=list(exclude))] if exclude else None,
     )

@@ -23,7 +23,7 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import qdrant_edge as edge
@@ -272,8 +272,9 @@ class EdgeStore(Store):
         where: dict | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
+        exclude: Sequence[str] = (),
     ) -> list[Hit]:
-        query_filter = _filter(where)
+        query_filter = _filter(where, exclude)
         vectors = [IMAGE_VECTOR] if with_vectors else False
         if len(channels) == 1:
             (name, vector), = channels.items()
@@ -383,11 +384,12 @@ def _vector(vector):
     return list(vector)
 
 
-def _filter(where: dict | None) -> edge.Filter | None:
-    if not where:
+def _filter(where: dict | None, exclude: Sequence[str] = ()) -> edge.Filter | None:
+    if not where and not exclude:
         return None
     return edge.Filter(must=[edge.FieldCondition(key, match=edge.MatchValue(_match_value(value)))
-                             for key, value in where.items()])
+                             for key, value in (where or {}).items()],
+                       must_not=[edge.HasIdCondition(set(exclude))] if exclude else None)
 
 
 def _match_value(value):
