@@ -48,6 +48,7 @@ def view_page(request: Request, path: str, form: SearchForm = Depends(), backend
 @router.post("/upload", response_class=HTMLResponse, summary="The page's upload form",
              responses=page_errors(400, 422, 503))
 def upload_page(request: Request, files: list[UploadFile], backend: Backend = Depends(get_backend)):
+    context: dict[str, object]
     try:
         context = {"outcomes": backend.add_images(read_uploads(request, files)), "error": None}
         status = 200

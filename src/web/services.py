@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
@@ -22,7 +23,7 @@ NEIGHBOURS = 6  # look-alikes on the result view
 
 
 def run_search(
-    backend: Backend, form: SearchForm, image: bytes | None = None, parts: list[Part] = (),
+    backend: Backend, form: SearchForm, image: bytes | None = None, parts: Sequence[Part] = (),
     images_ok: bool | None = None,
 ) -> ResultPage:
     """The one search call behind the page and the API; raises the errors both render.
@@ -56,7 +57,7 @@ def query_part(backend: Backend, part: QueryPartIn) -> Part:
     if part.like:
         return Part(point_id=point_id(part.like), weight=part.weight)
     try:
-        data = base64.b64decode(part.image, validate=True)
+        data = base64.b64decode(part.image or "", validate=True)
     except (binascii.Error, ValueError):
         raise QueryError("image must be a base64-encoded image file") from None
     return Part(vector=image_query_vector(backend, data), weight=part.weight)
