@@ -1,4 +1,5 @@
-"""Command line: `index`, `serve` (`--index`: and index meanwhile), `run` (index, then serve), and `evaluate` (the evaluation package's CLI)."""
+"""Command line: `index`, `serve` (`--index`: and index meanwhile), `run` (index, then serve), and
+`evaluate` (the evaluation package's CLI)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from src.runtime import configure
 from src.cli_options import add_setting_flags, settings_from
+from src.runtime import configure
 from src.settings import Settings, SettingsError
 
 EXIT_USAGE = 2
@@ -17,7 +18,8 @@ EXIT_FAILED = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=Path(sys.argv[0]).name, description="Semantic search for advertisement images.")
+    parser = argparse.ArgumentParser(prog=Path(sys.argv[0]).name,
+                                     description="Semantic search for advertisement images.")
     common = argparse.ArgumentParser(add_help=False)
     add_setting_flags(common)
     serving = argparse.ArgumentParser(add_help=False)
@@ -66,7 +68,7 @@ def run_index(settings: Settings, progress: bool = True) -> int:
     from src import ocr
     from src.embedding import ModelUnavailable
     from src.indexing import index_folder
-    from src.store import Store, StoreUnavailable
+    from src.store import StoreUnavailable, open_store
     from src.text_cache import TextCache
     from src.text_reading import TextReader
 
@@ -78,7 +80,7 @@ def run_index(settings: Settings, progress: bool = True) -> int:
               "indexing pictures without their text", file=sys.stderr)
         reader = None
     try:
-        with Store(settings) as store:
+        with open_store(settings) as store:
             store.state()  # a store that is down is known at once, not after loading the model
             embedder = _load_model_or_none(settings, reader)
             report = index_folder(

@@ -29,7 +29,8 @@ def add_setting_flags(parser: argparse.ArgumentParser, fields: list[str] | None 
             parser.add_argument(flag, dest=field, action="store_const", const=True, default=None, help=help_text)
         else:
             choices = get_args(info.annotation)
-            kwargs: dict[str, Any] = {"choices": choices} if choices and all(isinstance(c, str) for c in choices) else {}
+            listed = bool(choices) and all(isinstance(c, str) for c in choices)  # a Literal's choices
+            kwargs: dict[str, Any] = {"choices": choices} if listed else {}
             parser.add_argument(flag, dest=field, default=None, help=help_text, **kwargs)
 
 

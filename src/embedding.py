@@ -6,9 +6,10 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -63,16 +64,17 @@ class ClipEmbedder:
         self.requested_precision = precision
         self.device: str | None = None
         self.precision: Choice | None = None  # what runs, and why (src/precision.py)
-        self._model = None
-        self._processor = None
+        # transformers' classes, typed loosely: their from_pretrained signatures defeat the type checker.
+        self._model: Any = None
+        self._processor: Any = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings) -> "ClipEmbedder":
+    def from_settings(cls, settings) -> ClipEmbedder:
         return cls(settings.clip_model, settings.device, settings.precision, probe_dir=settings.dataset_dir)
 
     # -- loading -------------------------------------------------------------------------------
-    def load(self) -> "ClipEmbedder":
+    def load(self) -> ClipEmbedder:
         with self._lock:
             if self._model is None:
                 on_torch_thread(self._load)
@@ -91,7 +93,7 @@ class ClipEmbedder:
             device = pick_device(self.requested_device)
             source = _model_source(self.model_id)
             offline = _offline(source)
-            model = CLIPModel.from_pretrained(source, local_files_only=offline)
+            model: Any = CLIPModel.from_pretrained(source, local_files_only=offline)
             processor = CLIPProcessor.from_pretrained(source, local_files_only=offline)
             model.to(device).eval()
             torch.set_grad_enabled(False)
@@ -121,6 +123,7 @@ class ClipEmbedder:
         self.load()
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
+        assert self.precision is not None  # set by load()
         return on_torch_thread(self._image_vectors, self._model, self.precision.precision, images)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from src.settings import PRECISIONS
+
 log = logging.getLogger(__name__)
 
-from src.settings import PRECISIONS
+
 MIN_COSINE = 0.99
 PROBE_TEXTS = ["a cup of coffee", "50% off running shoes", "Starwise Telescopes: see galaxies from home"]
 
@@ -75,7 +77,8 @@ def choose(model, embed, device: str, requested: str) -> tuple[object, Choice]:
         worst = float(np.min(np.sum(embed(candidate, precision) * reference, axis=1)))
         if worst >= MIN_COSINE:
             return candidate, Choice(precision, worst, f"fastest faithful option (cosine >= {worst:.4f} to fp32)")
-        log.info("%s is not faithful for this model (cosine %.4f < %.2f); trying the next", precision, worst, MIN_COSINE)
+        log.info("%s is not faithful for this model (cosine %.4f < %.2f); trying the next",
+                 precision, worst, MIN_COSINE)
     return model, Choice("fp32", None, "no faster option is faithful on this CPU")
 
 

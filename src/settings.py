@@ -8,9 +8,10 @@ checks the README's settings tables against them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -84,7 +85,7 @@ class Settings(BaseSettings):
         return (init_settings, env_settings) if _READ_OS_ENVIRON.get() else (init_settings,)
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then the environment (os.environ, or the mapping given), then the flags given
         (None means "not given"). Raises SettingsError with one line naming the variable."""
         given = {name: value for name, value in overrides.items() if value is not None}
@@ -102,7 +103,7 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise SettingsError(_first_problem(exc)) from None
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed, checked like any other."""
         return type(self).load(environ={}, **{**self.model_dump(), **changes})
 

@@ -17,7 +17,7 @@ configure()  # the process-wide set-up the CLI and the app do at start
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "requires(tool): the test drives a system tool (tesseract, chromium, wrk)")
-    config.addinivalue_line("markers", "slow: browser, load, crash, fuzz and notebook tests (left out by make test-fast)")
+    config.addinivalue_line("markers", "slow: browser, load, crash, fuzz, notebook tests (not in make test-fast)")
     config.addinivalue_line("markers", "unit: tests/unit (set from the folder)")
     config.addinivalue_line("markers", "integration: tests/integration (set from the folder)")
 

@@ -30,7 +30,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("search", ["src.search"]),
     ("reading and embedding", ["src.text_reading", "src.text_cache", "src.ocr", "src.embedding",
                                "src.precision", "src.terms", "src.thumbnails"]),
-    ("store", ["src.store", "src.store_client", "src.store_edge"]),
+    ("store", ["src.store"]),
     ("files", ["src.images", "src.atomic"]),
     ("foundations", ["src.settings", "src.runtime"]),
 ]
@@ -90,7 +90,8 @@ def unstaged() -> list[str]:
 def layers_contract() -> str:
     """The import-linter contract (pyproject.toml) that keeps imports running down these stages."""
     layers = "\n".join(f'    "{" : ".join(prefixes)}",' for _, prefixes in STAGES)
-    return ("[[tool.importlinter.contracts]]\nname = \"Imports run down the pipeline's stages (tools/architecture.py)\"\n"
+    return ("[[tool.importlinter.contracts]]\n"
+            "name = \"Imports run down the pipeline's stages (tools/architecture.py)\"\n"
             f"type = \"layers\"\ncontainers = []\nexhaustive = false\nlayers = [\n{layers}\n]\n")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from starlette.exceptions import HTTPException
 
 from src.images import ImageError, decode_image, resolve_inside
-from src.removal import NotIndexed, RemovalError, remove_image
+from src.removal import NotIndexed, Removal, RemovalError, remove_image
 from src.search import Part, QueryError, ResultPage, SearchResult, clean_query, matching_words
 from src.settings import Settings
 from src.text_cache import TextCache
@@ -107,7 +107,7 @@ def neighbours(backend: Backend, point_id: str, count: int = NEIGHBOURS) -> list
     return [r for r in found if r.id != point_id][:count]
 
 
-def remove(backend: Backend, path: str, delete_files: bool):
+def remove(backend: Backend, path: str, delete_files: bool) -> Removal:
     try:
         return remove_image(backend.settings, backend.store(), path, delete_files)
     except NotIndexed:

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import ROOT as REPO_ROOT
+
 SCRIPT = REPO_ROOT / "tools" / "make_dataset.py"
 DATASET = REPO_ROOT / "dataset"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}

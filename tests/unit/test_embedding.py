@@ -2,10 +2,10 @@ import json
 
 import numpy as np
 import pytest
-from tests.helpers import make_image
 from PIL import Image
 
 from src.embedding import ClipEmbedder, ModelUnavailable
+from tests.helpers import make_image
 
 
 def test_loads_through_from_pretrained_and_gives_unit_vectors(embedder, tmp_path):

@@ -126,7 +126,8 @@ def test_agrees_with_trec_eval_when_scores_tie():
     scores = {"a": 0.5, "b": 0.5, "c": 0.5, "d": 0.9, "e": 0.1}
     ranked = sorted(scores, key=lambda doc: (-scores[doc], [-ord(ch) for ch in doc]))
     assert ranked == ["d", "c", "b", "a", "e"]
-    oracle = pytrec_eval.RelevanceEvaluator(qrels, {"P_3", "map", "recip_rank", "ndcg_cut_3"}).evaluate({"q": scores})["q"]
+    measures = {"P_3", "map", "recip_rank", "ndcg_cut_3"}
+    oracle = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate({"q": scores})["q"]
     s = score_query(ranked, qrels["q"], k=3)
     assert abs(s.precision - oracle["P_3"]) <= 1e-9 and abs(s.ap - oracle["map"]) <= 1e-9
     assert abs(s.rr - oracle["recip_rank"]) <= 1e-9 and abs(s.ndcg - oracle["ndcg_cut_3"]) <= 1e-9

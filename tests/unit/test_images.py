@@ -1,10 +1,10 @@
 import os
 
 import pytest
-from tests.helpers import make_image
 from PIL import Image
 
 from src.images import ImageError, decode_image, file_sha256, find_images, resolve_inside
+from tests.helpers import make_image
 
 
 def test_find_images_walks_recursively_and_sorts(image_folder):

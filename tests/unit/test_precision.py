@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from tests.helpers import make_image
 from PIL import Image
 
 from src.embedding import ClipEmbedder
 from src.precision import MIN_COSINE, candidates, cpu_has_bf16
+from tests.helpers import make_image
 
 
 @pytest.fixture(scope="module")
