@@ -237,7 +237,8 @@ def _vectors(vectors: Vectors) -> dict:
 
 
 def _filter(where: Where | None, exclude: Sequence[str] = ()) -> models.Filter | None:
-    built = engine_filter(where, lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
+    built = engine_filter(where,
+                          lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
                           lambda must: models.Filter(must=must))
     if not exclude:
         return built

@@ -315,7 +315,8 @@ def _vectors(vectors: Vectors) -> dict:
 
 
 def _filter(where: Where | None, exclude: Sequence[str] = ()) -> edge.Filter | None:
-    built = engine_filter(where, lambda key, value: edge.FieldCondition(key, match=edge.MatchValue(_match_value(value))),
+    built = engine_filter(where,
+                          lambda key, value: edge.FieldCondition(key, match=edge.MatchValue(_match_value(value))),
                           lambda must: edge.Filter(must=must))
     if not exclude:
         return built

@@ -13,7 +13,6 @@ from src.runtime import configure
 from src.settings import Settings
 from src.web import api, docs, pages
 from src.web.backend import Backend
-from src.runtime import configure
 from src.web.errors import install_error_handlers
 from src.web.middleware import SecurityHeaders
 from src.web.rendering import ROOT
