@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-dev ocr-deps browser-deps load-deps run index serve lint test test-fast bench bench-scale evaluate-ads-sample ads-sample-report dataset screenshots clean
+.PHONY: setup setup-dev ocr-deps browser-deps load-deps run index serve lint test test-fast bench bench-scale evaluate-ads-sample ads-sample-report dataset screenshots eda-notebook clean
 
 # The runtime set for `make run`; the development set (tests, linters, tools) for `make test`. The project
 # itself is installed editable, which gives the `adsearch` command beside `python main.py`.
@@ -88,6 +88,11 @@ ads-sample-report: setup ocr-deps
 # Regenerate the bundled sample images and labels (deterministic).
 dataset: setup-dev
 	$(PY) tools/make_dataset.py
+
+# EDA.ipynb executed again in place, its numbers and figures saved in it, on the collection the settings
+# point at (index it first: make index).
+eda-notebook: setup-dev
+	$(VENV)/bin/jupyter-execute --inplace --timeout=600 EDA.ipynb
 
 # README screenshots, taken in headless Chromium.
 screenshots: setup-dev browser-deps

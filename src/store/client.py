@@ -5,7 +5,7 @@ collections and for testing this code without a server). Each search is one quer
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from qdrant_client import QdrantClient, models
 
@@ -206,9 +206,10 @@ class ClientStore(Store):
         where: Where | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
+        exclude: Sequence[str] = (),
     ) -> list[Hit]:
         channels = _vectors(query)
-        query_filter = _filter(where)
+        query_filter = _filter(where, exclude)
         vectors = [IMAGE_VECTOR] if with_vectors else False
         with self._errors("search"):
             if not self.client.collection_exists(self.collection) or not channels:
@@ -254,6 +255,10 @@ def _vectors(vectors: Vectors) -> dict:
     return engine_vectors(vectors, lambda indices, values: models.SparseVector(indices=indices, values=values))
 
 
-def _filter(where: Where | None) -> models.Filter | None:
-    return engine_filter(where, lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
-                         lambda must: models.Filter(must=must))
+def _filter(where: Where | None, exclude: Sequence[str] = ()) -> models.Filter | None:
+    built = engine_filter(where,
+                          lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
+                          lambda must: models.Filter(must=must))
+    if not exclude:
+        return built
+    return models.Filter(must=built.must if built else None, must_not=[models.HasIdCondition(has_id=list(exclude))])

@@ -18,7 +18,7 @@ import json
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import qdrant_edge as edge
@@ -303,9 +303,10 @@ class EdgeStore(Store):
         where: Where | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
+        exclude: Sequence[str] = (),
     ) -> list[Hit]:
         channels = _vectors(query)
-        query_filter = _filter(where)
+        query_filter = _filter(where, exclude)
         vectors = [IMAGE_VECTOR] if with_vectors else False
         params = self._search_params()
         if len(channels) == 1:
@@ -370,9 +371,13 @@ def _vectors(vectors: Vectors) -> dict:
     return engine_vectors(vectors, lambda indices, values: edge.SparseVector(indices=indices, values=values))
 
 
-def _filter(where: Where | None) -> edge.Filter | None:
-    return engine_filter(where, lambda key, value: edge.FieldCondition(key, match=edge.MatchValue(_match_value(value))),
-                         lambda must: edge.Filter(must=must))
+def _filter(where: Where | None, exclude: Sequence[str] = ()) -> edge.Filter | None:
+    built = engine_filter(where,
+                          lambda key, value: edge.FieldCondition(key, match=edge.MatchValue(_match_value(value))),
+                          lambda must: edge.Filter(must=must))
+    if not exclude:
+        return built
+    return edge.Filter(must=built.must if built else [], must_not=[edge.HasIdCondition(set(exclude))])
 
 
 def _match_value(value):
