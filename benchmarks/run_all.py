@@ -55,6 +55,8 @@ def main() -> None:
         ("CLIP inference: precisions and query encoding", ["benchmarks/inference.py", *model]),
         ("The index step against the bare forward pass, OCR off", ["benchmarks/indexing.py", *model]),
         ("The index step with OCR on", ["benchmarks/indexing.py", *model, "--ocr"]),
+        ("The index step's rate per OCR_ENGINES choice, words only",
+         ["benchmarks/ocr_index_rate.py", *(["--limit", "6", "--rounds", "1"] if args.quick else [])]),
         ("Query latency at 1k, 10k and 100k points", ["benchmarks/query_latency.py", *model, *latency]),
         ("Store levers and peers (faiss, numpy, qdrant-client) at 100k points",
          ["benchmarks/store_speed.py", *speed]),

@@ -31,6 +31,7 @@ class Pending:
     sha256: str
     cached: dict[str, Reading] = field(default_factory=dict)  # engine key -> reading, from the cache
     future: Future | None = None  # the readings of the engines the cache lacked
+    asked: tuple[str, ...] = ()  # the keys of those engines, in the order of the future's readings
     result: OcrResult | None = None  # everything was cached
 
 
@@ -84,9 +85,10 @@ class TextReader:
     def submit(self, rel_path: str, abs_path: Path, sha256: str) -> Pending:
         found = self.cache.readings(rel_path, sha256)
         pending = Pending(rel_path, sha256, cached={k: found[k] for k in self.keys if k in found})
-        lacking = tuple(spec for spec, key in zip(self.specs, self.keys) if key not in pending.cached)
+        lacking = [(spec, key) for spec, key in zip(self.specs, self.keys) if key not in pending.cached]
         if lacking:
-            pending.future = self._executor().submit(read_file, abs_path, lacking)
+            pending.asked = tuple(key for _, key in lacking)
+            pending.future = self._executor().submit(read_file, abs_path, tuple(spec for spec, _ in lacking))
         else:
             pending.result = merge([pending.cached[k] for k in self.keys])
             stored = self.cache.result(rel_path, sha256)
@@ -107,7 +109,7 @@ class TextReader:
             raise
         except Exception as exc:  # a worker that died (out of memory, killed) is this image's failure only
             raise OcrError(f"OCR worker failed: {type(exc).__name__}: {exc}") from None
-        fresh = {o.engine: o for o in outcomes if isinstance(o, Reading)}
+        fresh = {key: o for key, o in zip(pending.asked, outcomes) if isinstance(o, Reading)}
         failures = [o for o in outcomes if isinstance(o, OcrError)]
         readings = [r for r in (pending.cached.get(k) or fresh.get(k) for k in self.keys) if r is not None]
         if not readings:

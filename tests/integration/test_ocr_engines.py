@@ -183,3 +183,28 @@ def test_damaged_cache_entries_are_read_again_by_the_index_step(tmp_path):
         report = index_folder(folder, None, store, progress=False, reader=reader)
         assert (report.indexed, report.failed) == (2, [])
         assert all("glacielle" in payload["text"].lower() for _, payload, _ in store.points())
+
+
+# -- the result view ---------------------------------------------------------------------------------
+@needs_tesseract
+def test_the_result_view_marks_words_either_engine_read(tmp_path, embedder):
+    from fastapi.testclient import TestClient
+
+    from src.web import create_app
+
+    folder = tmp_path / "ads"
+    folder.mkdir()
+    render_ad(folder / "ad.png")
+    settings = Settings.load(environ={}, dataset_dir=folder, qdrant_path=tmp_path / "q", text_dir=tmp_path / "text")
+    with TextReader(TextCache(settings.text_dir, "eng")) as reader, Store(settings) as store:
+        index_folder(folder, embedder, store, progress=False, reader=reader)
+    words = TextCache(settings.text_dir, "eng").result("ad.png", next(iter(
+        json.loads(p.read_text())["sha256"] for p in settings.text_dir.glob("*.json")))).words
+    from src.search import matching_words
+
+    marked = matching_words(words, "free shipping")
+    assert {w.engine for w in words} >= {"ppocr"} and {w.engine for w in marked} >= {"ppocr"}
+    with TestClient(create_app(settings, embedder)) as client:
+        page = client.get("/view/ad.png", params={"q": "free shipping"}).text
+    assert page.count('<rect class="mark"') == len(marked) >= 2 and "marked on the image" in page
+    assert all(f"<title>{w.text}</title>" in page for w in marked)
