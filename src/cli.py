@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_index(settings: Settings, progress: bool = True) -> int:
     from src.embedding import ModelUnavailable
     from src.indexing import index_folder
-    from src.store import Store, StoreUnavailable
+    from src.store import StoreUnavailable, open_store
     from src.text_reading import open_reader
 
     print(f"Indexing {settings.dataset_dir} into {settings.describe_store()}, collection '{settings.collection}'"
@@ -75,7 +75,9 @@ def run_index(settings: Settings, progress: bool = True) -> int:
     if settings.engines and reader is None:
         print("warning: no OCR engine can run here; indexing pictures without their text", file=sys.stderr)
     try:
-        with Store(settings) as store:
+        # This process holds the store alone, so the search graphs are built in place: a build in a child
+        # process took 1.8x as long and 2.7x the disk at 100k points (benchmarks/results/graph_build.md).
+        with open_store(settings, build_in_background=False) as store:
             store.state()  # a store that is down is known at once, not after loading the model
             embedder = _load_model_or_none(settings, reader)
             report = index_folder(

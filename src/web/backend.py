@@ -12,7 +12,7 @@ from src.embedding import ClipEmbedder, ModelUnavailable
 from src.indexing import index_folder
 from src.search import Searcher
 from src.settings import Settings
-from src.store import Store, StoreUnavailable
+from src.store import Store, StoreUnavailable, open_store
 from src.text_reading import TextReader, open_reader
 from src.uploads import UploadOutcome, add_images
 
@@ -42,10 +42,15 @@ class Backend:
             self.model_error = str(exc)
             log.error("%s", exc)
 
+    def ensure_model(self) -> None:
+        """Wait for the model's start-up load (or load it), so a page knows whether picture search works."""
+        if not self.embedder.loaded and not self.model_error:
+            self.load_model()
+
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store(self.settings)
+                self._store = open_store(self.settings)
             return self._store
 
     def searcher(self) -> Searcher:
@@ -64,8 +69,7 @@ class Backend:
             return self._reader if isinstance(self._reader, TextReader) else None
 
     def add_images(self, files: list[tuple[str, bytes]]) -> list[UploadOutcome]:
-        if not self.embedder.loaded and not self.model_error:
-            self.load_model()
+        self.ensure_model()
         embedder = None if self.model_error else self.embedder
         return add_images(files, self.settings, embedder, self.store(), self.reader())
 
@@ -92,12 +96,16 @@ class Backend:
         self.indexing = {"state": "running", "summary": None}
         threading.Thread(target=self._index, name="index", daemon=True).start()
 
+    def index_now(self):
+        """The index step over the image folder, in this thread; its report."""
+        self.ensure_model()
+        embedder = None if self.model_error else self.embedder
+        return index_folder(self.settings.dataset_dir, embedder, self.store(), self.settings.batch_size,
+                            progress=False, notify=log.info, reader=self.reader())
+
     def _index(self) -> None:
         try:
-            self.load_model()
-            embedder = None if self.model_error else self.embedder
-            report = index_folder(self.settings.dataset_dir, embedder, self.store(), self.settings.batch_size,
-                                  progress=False, notify=log.info, reader=self.reader())
+            report = self.index_now()
             self.indexing = {"state": "done", "summary": report.summary()}
             log.info("index: %s", report.summary())
         except (StoreUnavailable, ModelUnavailable, FileNotFoundError, ValueError) as exc:

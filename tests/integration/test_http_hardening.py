@@ -2,7 +2,6 @@
 escaping, the Content-Security-Policy, and the Qdrant API key never leaving the process. Everything runs
 against the real app over a real embedded Qdrant (or a closed port), with the tiny random CLIP."""
 
-import dataclasses
 import io
 import json
 import logging
@@ -15,7 +14,6 @@ from urllib.parse import quote
 
 import pytest
 import uvicorn
-from tests.helpers import make_image
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from PIL import Image
@@ -23,10 +21,10 @@ from PIL import Image
 from src.indexing import index_folder
 from src.search import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES
 from src.web import SECURITY_HEADERS, create_app
-from tests.helpers import closed_port
+from tests.helpers import closed_port, make_image
 
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
 XSS_QUERY = '"><script>alert(1)</script>'
@@ -52,7 +50,7 @@ def client(settings, embedder, outside):
     make_image(settings.dataset_dir / XSS_NAME, 42)
     (settings.dataset_dir / "link.jpg").symlink_to(outside)  # a file link out: `index` skips it
     (settings.dataset_dir / "linked").symlink_to(outside.parent / "private", target_is_directory=True)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     with TestClient(create_app(settings, embedder)) as client:
         yield client

@@ -14,7 +14,7 @@ from src.indexing import index_folder
 from src.ocr import OcrError, Reading, Word, merge, parse_engines, read_text
 from src.ocr.engines import EngineSpec, engine
 from src.settings import Settings, SettingsError
-from src.store import Store
+from src.store import open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 
@@ -179,7 +179,7 @@ def test_damaged_cache_entries_are_read_again_by_the_index_step(tmp_path):
     (text_dir / "a.png.json").write_text("[]")
     (text_dir / "b.png.json").write_text(json.dumps({"text": 12345, "words": [], "sha256": None}))
     settings = Settings.load(environ={}, dataset_dir=folder, qdrant_path=tmp_path / "q", text_dir=text_dir)
-    with TextReader(TextCache(text_dir, "eng")) as reader, Store(settings) as store:
+    with TextReader(TextCache(text_dir, "eng")) as reader, open_store(settings) as store:
         report = index_folder(folder, None, store, progress=False, reader=reader)
         assert (report.indexed, report.failed) == (2, [])
         assert all("glacielle" in payload["text"].lower() for _, payload, _ in store.points())

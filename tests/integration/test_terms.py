@@ -8,7 +8,7 @@ import pytest
 from src.ocr import Word
 from src.search import matching_words, snippet
 from src.settings import Settings
-from src.store import Point, Store
+from src.store import Point, SparseVector, Vectors, open_store
 from src.terms import document_vector, query_vector, segments, terms
 
 
@@ -75,9 +75,11 @@ def test_bm25_ranks_on_meaningful_words_only(tmp_path, engine):
     }
     ids = {name: f"00000000-0000-0000-0000-0000000000{n:02d}" for n, name in enumerate(texts)}
     settings = Settings.load(environ={}, qdrant_path=tmp_path / "q", collection="t", embedded_engine=engine)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         store.create(None, None)
-        store.upsert([Point(ids[n], {"bm25": document_vector(t)}, {"path": n, "text": t}) for n, t in texts.items()])
-        search = lambda q: [h.payload["path"] for h in store.search({"bm25": query_vector(q)}, limit=4)]  # noqa: E731
+        store.upsert([Point(ids[n], Vectors(bm25=SparseVector(*document_vector(t))), {"path": n, "text": t})
+                      for n, t in texts.items()])
+        search = lambda q: [  # noqa: E731
+            h.payload["path"] for h in store.search(Vectors(bm25=SparseVector(*query_vector(q))), limit=4)]
         assert search("woman running in the hills") == ["c"]
         assert search("up to 50% off")[0] == "d" and search("free shipping") == ["d"]

@@ -2,18 +2,17 @@ import html
 import re
 
 import pytest
-from tests.helpers import make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
 from src.settings import Settings
-from src.store import Store
+from src.store import Vectors, open_store
 from src.web import create_app
-from tests.helpers import closed_port
+from tests.helpers import closed_port, make_image
 
 
 def build_index(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
 
 
@@ -38,7 +37,7 @@ def test_index_page_without_query_shows_form_and_count(client):
     page = client.get("/index")
     assert page.status_code == 200
     assert 'class="search" action="/index" method="get"' in page.text
-    assert 'hx-get="/index"' in page.text and "/static/htmx.min.js" in page.text
+    assert '/static/search.js' in page.text and "/static/htmx.min.js" in page.text
     assert "9 images indexed" in page.text and result_paths(page.text) == []
 
 
@@ -54,8 +53,8 @@ def test_page_api_and_store_agree(client, embedder, settings):
     assert client.get(first["thumbnail_url"]).headers["content-type"] == "image/jpeg"
     # The same ranking as asking the store directly with the model's text vector.
     client.app.state.backend.close()  # the embedded store takes one client at a time
-    with Store(settings) as store:
-        direct = store.search({"image": embedder.embed_texts(["red car"])[0].tolist()}, limit=5)
+    with open_store(settings) as store:
+        direct = store.search(Vectors(image=embedder.embed_texts(["red car"])[0].tolist()), limit=5)
     assert [h.payload["path"] for h in direct] == [r["path"] for r in api["results"]]
 
 
@@ -122,7 +121,7 @@ def test_unknown_route_is_a_readable_404(client):
 def test_the_app_recovers_when_the_store_comes_back_without_a_restart(settings, embedder):
     build_index(settings, embedder)
     with TestClient(create_app(settings, embedder)) as client:
-        holder = Store(settings)  # another process holding the embedded store: the app cannot open it
+        holder = open_store(settings)  # another process holding the embedded store: the app cannot open it
         busy = client.get("/api/search", params={"q": "red car"})
         assert busy.status_code == 503 and "in use by another adsearch process" in busy.json()["error"]["message"]
         assert client.get("/index", params={"q": "red car"}).status_code == 503

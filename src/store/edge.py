@@ -5,10 +5,9 @@ On disk, `<QDRANT_PATH>/<collection>/` holds `shard/` (the engine's segments and
 `meta.json` (layout version, model, dimension); `<collection>.lock` beside it says which process owns it.
 
 New points land in plain segments that the engine searches exhaustively (fast up to ~10k points).
-`build_index()` builds HNSW graphs for the rest. Qdrant Edge holds Python's GIL while it optimizes,
-which would stall every search in this process for minutes at 100k points, so the graphs are built in a
-child process on a copy of the shard; the copy is then swapped in and the writes made meanwhile are
-replayed onto it. A run killed at any moment leaves either the old shard or the new one complete.
+`build_index()` builds HNSW graphs for the rest: in this process when nothing else searches meanwhile
+(`index`), or in a child process on a copy when searches must go on (`serve --index`,
+src/store/background_build.py).
 """
 
 from __future__ import annotations
@@ -16,21 +15,30 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import uuid
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import qdrant_edge as edge
 
 from src.atomic import write_atomically
 from src.settings import Settings
-from src.store import (
+from src.store import background_build
+from src.store.background_build import SHARD, SwapGate
+from src.store.base import Notify, Store
+from src.store.conversions import (
+    RRF_K,
+    dense_of,
+    dense_threshold,
+    engine_filter,
+    engine_vectors,
+    hit_of,
+    named_vectors,
+    prefetch_depth,
+)
+from src.store.schema import (
     BM25_VECTOR,
     BOOL_FIELDS,
     DENSE_VECTORS,
@@ -38,63 +46,58 @@ from src.store import (
     IMAGE_VECTOR,
     KEYWORD_FIELDS,
     RESULT_FIELDS,
-    RRF_K,
     SCHEMA_VERSION,
     TEXT_VECTOR,
     CollectionState,
     Hit,
     Point,
-    Store,
+    Record,
     StoreUnavailable,
-    dense_threshold,
-    hit_of,
-    prefetch_depth,
+    Vectors,
+    Where,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARD = "shard"
-OLD_SHARD = "shard.old"  # the shard being replaced during a swap; wins if the swap was cut short
-BUILD_PREFIX = "build-"  # a copy being indexed by a child process
 META = "meta.json"
-OPTIMIZED, UNCHANGED = "optimized", "unchanged"  # what the child process reports
 # Below this many vectors not yet in an HNSW graph, exhaustive search in the engine is fast enough and a
-# build (copying the shard) is not worth it.
+# build is not worth it.
 MIN_VECTORS_TO_BUILD = 5000
 # The engine builds a graph for a segment once its vectors take this much space (Qdrant's default).
 INDEXING_THRESHOLD_KB = 10_000
 SCROLL_PAGE = 1000
+# HNSW's candidate list for dense channels; None: the engine's default (ef_construct, 100).
+HNSW_EF: int | None = None
 
 
 class EdgeStore(Store):
-    def __init__(self, settings: Settings):
+    IN_USE_SIGNS = ("WouldBlock", "already accessed")
+
+    def __init__(self, settings: Settings, build_in_background: bool = True):
+        """build_in_background: build graphs in a child process so that searches in this process go on
+        meanwhile (costs a copy of the shard on disk); off, the build runs here and blocks searches."""
         super().__init__(settings)
         self.folder = settings.qdrant_path / settings.collection
+        self.build_in_background = build_in_background
         self._shard: edge.EdgeShard | None = None
         self._meta: dict = {}
         self._writes = threading.Lock()  # one writer at a time; held while the shard is copied or swapped
-        self._gate = _SwapGate()  # searches run together, but never on a shard being swapped out
+        self._gate = SwapGate()  # searches run together, but never on a shard being swapped out
         self._replay: list | None = None  # writes made while a copy is being indexed
         self._generation = 0  # bumped by create(): a copy of an older collection is never swapped in
+        # Query-time levers (benchmarks/store_speed.py measures each): HNSW's candidate list, and how deep
+        # the BM25 channel feeds the fusion (None: as deep as the dense channels).
+        self.hnsw_ef: int | None = HNSW_EF
+        self.bm25_depth: int | None = None
         with self._errors("open"):
             settings.qdrant_path.mkdir(parents=True, exist_ok=True)
-            self._lock_file = open(settings.qdrant_path / f"{settings.collection}.lock", "a+")
+            # held open for the store's life: the lock lasts as long as the file is open
+            self._lock_file = open(settings.qdrant_path / f"{settings.collection}.lock", "a+")  # noqa: SIM115
             try:
                 fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 self._lock_file.close()
                 raise self.in_use() from None
-            self._recover()
+            background_build.recover(self.folder)
             self._open()
-
-    def _recover(self) -> None:
-        """Finish what a killed process left: an interrupted swap falls back to the complete old shard,
-        and copies that were being indexed are dropped."""
-        old = self.folder / OLD_SHARD
-        if old.exists():
-            shutil.rmtree(self.folder / SHARD, ignore_errors=True)
-            old.rename(self.folder / SHARD)
-        for stale in self.folder.glob(BUILD_PREFIX + "*"):
-            shutil.rmtree(stale, ignore_errors=True)
 
     def _open(self) -> None:
         meta_file = self.folder / META
@@ -119,7 +122,10 @@ class EdgeStore(Store):
         return CollectionState(True, meta.get("schema_version"), meta.get("model"), meta.get("dim"))
 
     def create(self, model: str | None, dim: int | None) -> None:
-        dense = edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine) if model else None
+        dense = edge.EdgeVectorParams(
+            size=dim, distance=edge.Distance.Cosine, quantization_config=self._quantization(),
+            on_disk=self.settings.qdrant_on_disk or None,
+        ) if model and dim else None
         config = edge.EdgeConfig(
             vectors={name: dense for name in DENSE_VECTORS} if dense else {},
             sparse_vectors={BM25_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
@@ -143,37 +149,68 @@ class EdgeStore(Store):
             write_atomically(self.folder / META, json.dumps(self._meta).encode())
             self._shard = shard
 
+    def _quantization(self) -> edge.ScalarQuantizationConfig | edge.BinaryQuantizationConfig | None:
+        """Quantized copies of the dense vectors, kept in RAM and searched first (QDRANT_QUANTIZATION);
+        the originals rescore the best candidates."""
+        kind = self.settings.qdrant_quantization
+        if kind == "scalar":
+            return edge.ScalarQuantizationConfig(type=edge.ScalarType.Int8, quantile=0.99, always_ram=True)
+        if kind == "binary":
+            return edge.BinaryQuantizationConfig(always_ram=True)
+        return None
+
+    def _search_params(self) -> edge.SearchParams | None:
+        """Dense channels' search: the HNSW candidate list, and rescoring quantized candidates."""
+        kind = self.settings.qdrant_quantization
+        quantization = None
+        if kind != "none":
+            quantization = edge.QuantizationSearchParams(rescore=True, oversampling=3.0 if kind == "binary" else 1.5)
+        if self.hnsw_ef is None and quantization is None:
+            return None
+        return edge.SearchParams(hnsw_ef=self.hnsw_ef, quantization=quantization)
+
     def count(self) -> int:
         with self._reading("count points") as shard:
             return shard.count(edge.CountRequest(exact=True)) if shard else 0
 
     # -- building the HNSW index ---------------------------------------------------------------
-    def build_index(self, notify=print) -> bool:
+    def build_index(self, notify: Notify = print) -> bool:
         with self._reading("build the search index") as shard:
             if shard is None:
                 return False
             waiting = self._vectors_to_index(shard)
         if waiting < MIN_VECTORS_TO_BUILD:
             return False
+        if not self.build_in_background:
+            notify(f"building the search index (HNSW) for {waiting} vectors")
+            with self._errors("build the search index"), self._writes:
+                if self._shard is not shard:
+                    return False  # the collection was recreated meanwhile
+                changed = shard.optimize()
+                shard.flush()
+            return bool(changed)
         notify(f"building the search index (HNSW) for {waiting} vectors; searches go on meanwhile")
         with self._errors("build the search index"):
-            build = self.folder / f"{BUILD_PREFIX}{uuid.uuid4().hex[:8]}"
             with self._writes:
+                if self._shard is not shard:
+                    return False
                 generation = self._generation
-                self._shard.flush()
-                shutil.copytree(self.folder / SHARD, build)
+                shard.flush()
+                build = background_build.copy_shard(self.folder)
                 self._replay = []
             try:
-                outcome = _optimize_in_child(build)
-                if outcome != OPTIMIZED:
-                    if outcome != UNCHANGED:  # every point is written: only speed is lost
+                outcome = background_build.optimize_in_child(build)
+                if outcome != background_build.OPTIMIZED:
+                    if outcome != background_build.UNCHANGED:  # every point is written: only speed is lost
                         notify(f"warning: building the search index failed ({outcome}); searches stay "
                                "exhaustive until the next index run builds it")
                     return False
                 with self._writes, self._gate.swapping():
                     if generation != self._generation:
                         return False  # the collection was recreated meanwhile
-                    self._swap_in(build)
+                    shard.close()
+                    self._shard = None
+                    self._shard = background_build.swap_in(self.folder, build, self._replay)
             finally:
                 self._replay = None
                 shutil.rmtree(build, ignore_errors=True)
@@ -191,28 +228,22 @@ class EdgeStore(Store):
     def _dense_names(self) -> tuple[str, ...]:
         return DENSE_VECTORS if self._meta.get("model") else ()
 
-    def _swap_in(self, build: Path) -> None:
-        """Replace the shard by its indexed copy; called with writes and searches held."""
-        self._shard.close()
-        self._shard = None
-        (self.folder / SHARD).rename(self.folder / OLD_SHARD)
-        build.rename(self.folder / SHARD)
-        shard = edge.EdgeShard.load(str(self.folder / SHARD))
-        for operation in self._replay:
-            shard.update(operation)
-        shard.flush()
-        shutil.rmtree(self.folder / OLD_SHARD)  # from here on, the new shard is the collection
-        self._shard = shard
-
     # -- points --------------------------------------------------------------------------------
     def file_records(self) -> dict[str, dict]:
         with self._reading("read the indexed files") as shard:
             return {str(r.id): r.payload or {} for r in self._scroll(shard, with_payload=FILE_FIELDS)}
 
-    def points(self, vector: str | None = None) -> list[tuple[str, dict, list[float] | None]]:
+    def points(self, vector: str | None = None) -> list[Record]:
         with self._reading("read the collection") as shard:
             found = self._scroll(shard, with_payload=True, with_vector=[vector] if vector else False)
-            return [(str(r.id), r.payload or {}, (r.vector or {}).get(vector) if vector else None) for r in found]
+            return [Record(str(r.id), r.payload or {}, dense_of(r, vector))
+                    for r in found]
+
+    def sample(self, vector: str, count: int) -> list[Record]:
+        request = edge.QueryRequest(query=edge.Sample.Random, limit=count, with_payload=["path"], with_vector=[vector])
+        with self._reading("read a sample of the collection") as shard:
+            found = shard.query(request) if shard else []
+        return [Record(str(r.id), r.payload or {}, dense_of(r, vector)) for r in found]
 
     @staticmethod
     def _scroll(shard: edge.EdgeShard | None, **what) -> Iterator[edge.Record]:
@@ -227,7 +258,7 @@ class EdgeStore(Store):
         with self._reading("look up images") as shard:
             if not point_ids or shard is None:
                 return {}
-            found = shard.retrieve(point_ids, with_payload=["path"], with_vector=False)
+            found = shard.retrieve(list[int | uuid.UUID | str](point_ids), with_payload=["path"], with_vector=False)
         return {str(r.id): (r.payload or {}).get("path", "") for r in found}
 
     def by_path(self, path: str) -> Hit | None:
@@ -249,7 +280,7 @@ class EdgeStore(Store):
             self._write("write points", edge.UpdateOperation.upsert_points(
                 [edge.Point(id=p.id, vector=_vectors(p.vectors), payload=p.payload) for p in points]))
 
-    def update_text(self, point_id: str, vectors: dict, payload: dict) -> None:
+    def update_text(self, point_id: str, vectors: Vectors, payload: dict) -> None:
         text_vectors = [BM25_VECTOR, *([TEXT_VECTOR] if self._dense_names() else [])]  # text-only: no dense ones
         operations = [edge.UpdateOperation.delete_vectors([point_id], text_vectors)]
         if vectors:
@@ -262,35 +293,39 @@ class EdgeStore(Store):
 
     def delete(self, point_ids: list[str]) -> None:
         if point_ids:
-            self._write("delete points", edge.UpdateOperation.delete_points(point_ids))
+            self._write("delete points", edge.UpdateOperation.delete_points(list[int | uuid.UUID | str](point_ids)))
 
     def search(
         self,
-        channels: dict,
+        query: Vectors,
         limit: int,
         offset: int = 0,
-        where: dict | None = None,
+        where: Where | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
+        exclude: Sequence[str] = (),
     ) -> list[Hit]:
-        query_filter = _filter(where)
+        channels = _vectors(query)
+        query_filter = _filter(where, exclude)
         vectors = [IMAGE_VECTOR] if with_vectors else False
+        params = self._search_params()
         if len(channels) == 1:
             (name, vector), = channels.items()
             request = edge.QueryRequest(
-                query=edge.Query.Nearest(_vector(vector), using=name), filter=query_filter,
+                query=edge.Query.Nearest(vector, using=name), filter=query_filter,
                 score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset,
-                with_payload=RESULT_FIELDS, with_vector=vectors,
+                with_payload=RESULT_FIELDS, with_vector=vectors, params=params if name in DENSE_VECTORS else None,
             )
         else:
             depth = prefetch_depth(limit, offset)
             request = edge.QueryRequest(
                 prefetches=[
-                    edge.Prefetch(query=edge.Query.Nearest(_vector(vector), using=name), filter=query_filter,
-                                  limit=depth, score_threshold=dense_threshold(name, min_score))
+                    edge.Prefetch(query=edge.Query.Nearest(vector, using=name), filter=query_filter,
+                                  limit=self._depth(name, depth), score_threshold=dense_threshold(name, min_score),
+                                  params=params if name in DENSE_VECTORS else None)
                     for name, vector in channels.items()
                 ],
-                query=edge.Fusion.Rrf(k=RRF_K),
+                query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the 0.9.0 stub omits Rrf
                 limit=limit, offset=offset, with_payload=RESULT_FIELDS, with_vector=vectors,
             )
         with self._reading("search") as shard:
@@ -299,17 +334,22 @@ class EdgeStore(Store):
             found = shard.query(request)
         return [hit_of(p, with_vectors) for p in found]
 
+    def _depth(self, name: str, depth: int) -> int:
+        """A channel's prefetch depth: the BM25 channel's may be capped."""
+        return min(depth, self.bm25_depth) if name == BM25_VECTOR and self.bm25_depth else depth
+
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         with self._reading("read a point") as shard:
             found = shard.retrieve([point_id], with_payload=False, with_vector=[name]) if shard else []
-        if not found or not (found[0].vector or {}).get(name):
+        vector = dense_of(found[0], name) if found else None
+        if not vector:
             raise KeyError(point_id)
-        return list(found[0].vector[name])
+        return vector
 
     def vector_names(self, point_id: str) -> set[str]:
         with self._reading("read a point") as shard:
             found = shard.retrieve([point_id], with_payload=False, with_vector=True) if shard else []
-        return set(found[0].vector or {}) if found else set()
+        return set(named_vectors(found[0])) if found else set()
 
     # -- access --------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -327,79 +367,20 @@ class EdgeStore(Store):
                     self._replay.append(operation)
 
 
-class _SwapGate:
-    """Any number of readers at once, or one swap with no reader inside."""
-
-    def __init__(self):
-        self._changed = threading.Condition()
-        self._readers = 0
-        self._swapping = False
-
-    @contextlib.contextmanager
-    def reading(self):
-        with self._changed:
-            self._changed.wait_for(lambda: not self._swapping)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._readers -= 1
-                self._changed.notify_all()
-
-    @contextlib.contextmanager
-    def swapping(self):
-        with self._changed:
-            self._swapping = True
-            self._changed.wait_for(lambda: self._readers == 0)
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._swapping = False
-                self._changed.notify_all()
+def _vectors(vectors: Vectors) -> dict:
+    return engine_vectors(vectors, lambda indices, values: edge.SparseVector(indices=indices, values=values))
 
 
-def _optimize_in_child(folder: Path) -> str:
-    """Build the HNSW graphs of the shard copy in `folder` in a child process, at low priority so
-    searches keep a fair share of the CPU: OPTIMIZED, UNCHANGED, or why the child failed."""
-    done = subprocess.run(
-        [sys.executable, "-m", "src.store_edge", str(folder)], cwd=ROOT, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        return (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1][:300]
-    return done.stdout.strip()
-
-
-def _vectors(vectors: dict) -> dict:
-    return {name: _vector(vector) for name, vector in vectors.items()}
-
-
-def _vector(vector):
-    """The engine's form of a vector: sparse ones come as (indices, values)."""
-    if isinstance(vector, tuple):
-        indices, values = vector
-        return edge.SparseVector(indices=list(indices), values=[float(v) for v in values])
-    return list(vector)
-
-
-def _filter(where: dict | None) -> edge.Filter | None:
-    if not where:
-        return None
-    return edge.Filter(must=[edge.FieldCondition(key, match=edge.MatchValue(_match_value(value)))
-                             for key, value in where.items()])
+def _filter(where: Where | None, exclude: Sequence[str] = ()) -> edge.Filter | None:
+    built = engine_filter(where,
+                          lambda key, value: edge.FieldCondition(key, match=edge.MatchValue(_match_value(value))),
+                          lambda must: edge.Filter(must=must))
+    if not exclude:
+        return built
+    return edge.Filter(must=built.must if built else [], must_not=[edge.HasIdCondition(set(exclude))])
 
 
 def _match_value(value):
     # qdrant-edge-py 0.9.0 reads a Python bool as the integer 0 or 1 (bool is an int subclass), which
     # never matches a boolean payload; numpy's bool is not an int and arrives as a boolean.
     return np.bool_(value) if isinstance(value, bool) else value
-
-
-if __name__ == "__main__":  # the child process of _optimize_in_child
-    os.nice(10)
-    copy = edge.EdgeShard.load(sys.argv[1])
-    changed = copy.optimize()
-    copy.flush()
-    copy.close()
-    print(OPTIMIZED if changed else UNCHANGED)
