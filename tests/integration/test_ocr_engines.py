@@ -196,7 +196,7 @@ def test_the_result_view_marks_words_either_engine_read(tmp_path, embedder):
     folder.mkdir()
     render_ad(folder / "ad.png")
     settings = Settings.load(environ={}, dataset_dir=folder, qdrant_path=tmp_path / "q", text_dir=tmp_path / "text")
-    with TextReader(TextCache(settings.text_dir, "eng")) as reader, Store(settings) as store:
+    with TextReader(TextCache(settings.text_dir, "eng")) as reader, open_store(settings) as store:
         index_folder(folder, embedder, store, progress=False, reader=reader)
     words = TextCache(settings.text_dir, "eng").result("ad.png", next(iter(
         json.loads(p.read_text())["sha256"] for p in settings.text_dir.glob("*.json")))).words
