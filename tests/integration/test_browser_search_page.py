@@ -11,7 +11,7 @@ from PIL import Image
 
 from src.indexing import index_folder
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 from tests.helpers import ROOT, closed_port, make_image, wait_until_up
 from tests.integration.test_browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -61,7 +61,7 @@ def build(root, tiny_clip, embedder) -> Settings:
         Image.open(folder / original).convert("RGB").resize((150, 112)).save(folder / copy)
     settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=folder, qdrant_path=root / "qdrant",
                              cache_dir=root / "cache", text_dir=root / "text", batch_size=4)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     return settings
 
