@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup ocr-deps browser-deps load-deps run index serve test bench dataset screenshots clean
+.PHONY: setup ocr-deps browser-deps load-deps attack-deps run index serve test bench dataset screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ ocr-deps:
 browser-deps:
 	@command -v chromium >/dev/null || { $(APT_INSTALL) chromium chromium-driver; }
 
+attack-deps:  # Ghostscript: the hostile-image tests show no EPS ever reaches it
+	@command -v gs >/dev/null || { $(APT_INSTALL) ghostscript; }
+
 load-deps:  # wrk: the load test's HTTP load generator
 	@command -v wrk >/dev/null || { $(APT_INSTALL) wrk; }
 
@@ -36,7 +39,7 @@ index: setup ocr-deps
 serve: setup
 	$(PY) main.py serve --host $(HOST) --port $(PORT)
 
-test: setup ocr-deps browser-deps load-deps
+test: setup ocr-deps browser-deps load-deps attack-deps
 	$(PY) -m pytest -q
 
 # Every speed benchmark in one run, printing ratios; results in benchmarks/results/bench.md (~15 min).

@@ -25,8 +25,9 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from src import eda
+from src.cpu_pool import CpuPool
 from src.embedding import ClipEmbedder, ModelUnavailable
-from src.images import ImageError, decode_image, resolve_inside
+from src.images import MEDIA_TYPES, ImageError, decode_image, resolve_inside, sniff_format
 from src.indexing import index_folder
 from src.search import (
     DEFAULT_K,
@@ -221,6 +222,7 @@ def create_app(
     app = FastAPI(title="adsearch", summary="Semantic search for advertisement images", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.backend = backend
+    cpu = CpuPool()
     templates = Jinja2Templates(directory=ROOT / "templates")
     templates.env.filters["path_url"] = lambda path: quote(path, safe="/")
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
@@ -282,7 +284,7 @@ def create_app(
     @app.post("/index", response_class=HTMLResponse, summary="Search page, querying with an image",
               responses=page_errors(400, 422, 503))
     async def index_image_query(request: Request, form: SearchForm = Depends(), image: UploadFile | None = None):
-        return search_page(request, form, await _read_query_image(image))
+        return await cpu.run(search_page, request, form, await _read_query_image(image))
 
     def api_results(form: "SearchForm", results: list[SearchResult]) -> JSONResponse:
         # Plain JSON types already: a JSONResponse skips FastAPI's generic encoder, and vars() the deep
@@ -309,7 +311,7 @@ def create_app(
               responses=api_errors(400, 422, 503))
     async def api_image_search(form: SearchForm = Depends(), image: UploadFile | None = None):
         query_image = await _read_query_image(image)
-        return api_results(form, run_search(form, query_image))
+        return await cpu.run(lambda: api_results(form, run_search(form, query_image)))
 
     @app.get("/healthz", summary="Model, store and point count",
              responses={503: {"description": "The store cannot be reached: the same fields, reachable false"}})
@@ -348,7 +350,10 @@ def create_app(
 
     @app.post("/api/query", summary="A combined query: weighted texts, images and indexed images; JSON in and out",
               responses=api_errors(400, 422, 503))
-    def api_query(body: CombinedQuery):
+    async def api_query(body: CombinedQuery):
+        return await cpu.run(combined_query, body)
+
+    def combined_query(body: CombinedQuery):
         form = SearchForm(q="", negative="", like="", k=str(body.k), offset=str(body.offset), mode=body.mode,
                           category=body.category, has_text="1" if body.has_text else "",
                           min_score="" if body.min_score is None else str(body.min_score),
@@ -358,15 +363,16 @@ def create_app(
 
     @app.post("/api/images", summary="Add images: each is checked, saved into the dataset folder and indexed",
               responses=api_errors(400, 422, 503))
-    def api_add_images(request: Request, files: list[UploadFile]):
-        outcomes = backend.add_images(_read_uploads(request, files))
+    async def api_add_images(request: Request, files: list[UploadFile]):
+        outcomes = await cpu.run(lambda: backend.add_images(_read_uploads(request, files)))
         return {"outcomes": [asdict(o) for o in outcomes]}
 
     @app.post("/upload", response_class=HTMLResponse, summary="The page's upload form",
               responses=page_errors(400, 422, 503))
-    def upload_page(request: Request, files: list[UploadFile]):
+    async def upload_page(request: Request, files: list[UploadFile]):
         try:
-            context = {"outcomes": backend.add_images(_read_uploads(request, files)), "error": None}
+            outcomes = await cpu.run(lambda: backend.add_images(_read_uploads(request, files)))
+            context = {"outcomes": outcomes, "error": None}
             status = 200
         except UploadError as exc:
             context, status = {"outcomes": [], "error": str(exc)}, 422
@@ -393,16 +399,21 @@ def create_app(
         return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": deleted})
 
     @app.get("/images/{path:path}", summary="The full image file", response_class=FileResponse,
-             responses={200: {"content": {"image/*": {}}}} | page_errors(404))
+             responses={200: {"content": {"image/*": {}}}} | page_errors(404, 415))
     def full_image(path: str):
-        return FileResponse(_dataset_file(backend.settings, path))
+        source = _dataset_file(backend.settings, path)
+        try:  # the type the content has, whatever the name says; with nosniff, the browser keeps to it
+            media_type = MEDIA_TYPES[sniff_format(source)]
+        except ImageError as exc:
+            raise HTTPException(415, f"this file cannot be shown: {exc}") from None
+        return FileResponse(source, media_type=media_type)
 
     @app.get("/thumbs/{path:path}", summary="A small JPEG of the image", response_class=FileResponse,
              responses={200: {"content": {"image/jpeg": {}}}} | page_errors(404, 415))
-    def thumb(path: str):
+    async def thumb(path: str):
         source = _dataset_file(backend.settings, path)
         try:
-            cached = thumbnail(source, backend.settings.cache_dir)
+            cached = await cpu.run(thumbnail, source, backend.settings.cache_dir)
         except ImageError as exc:
             raise HTTPException(415, f"cannot make a thumbnail: {exc}") from None
         return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
