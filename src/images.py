@@ -27,9 +27,9 @@ MEDIA_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "W
 # Time budget of one decode, checked each time the decoder asks for more of the file (every 64 KiB); with
 # the pixel budget it bounds what one image can cost. A 100-megapixel PNG decodes in about 2 s.
 DECODE_SECONDS = 10.0
-# Pillow's own bomb check warns at 89 Mpx and fails at twice that; fail clearly at our limit instead.
+# Pillow's own bomb check warns at 89 Mpx and fails at twice that; we fail clearly at our limit instead
+# (src/runtime.configure turns Pillow's check off).
 MAX_PIXELS = 100_000_000
-Image.MAX_IMAGE_PIXELS = None
 
 
 class ImageError(Exception):
@@ -211,7 +211,7 @@ def _shrunk(image: Image.Image, min_side: int | None) -> Image.Image:
         return image
     scale = min_side / min(image.size)
     size = (max(min_side, round(image.width * scale)), max(min_side, round(image.height * scale)))
-    return image.resize(size, Image.BICUBIC, reducing_gap=3.0)
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
 
 
 def _opened(source: Path | BinaryIO):

@@ -24,8 +24,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from src import eda
 from src.cpu_pool import CpuPool
+from src.eda_page import EdaPages
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import MEDIA_TYPES, ImageError, decode_image, resolve_inside, sniff_format
 from src.indexing import index_folder
@@ -44,7 +44,8 @@ from src.search import (
     matching_words,
 )
 from src import ocr
-from src.removal import NotIndexed, remove_image
+from src.removal import NotIndexed, RemovalError, remove_image
+from src.runtime import configure
 from src.settings import Settings
 from src.store import Store, StoreUnavailable
 from src.text_cache import TextCache
@@ -125,6 +126,7 @@ class Backend:
         self._reader: TextReader | None = None
         self._lock = threading.Lock()
         self.indexing: dict = {"state": "idle", "summary": None}  # an index run inside the app
+        self.eda_pages = EdaPages()
 
     def load_model(self) -> None:
         try:
@@ -207,6 +209,7 @@ def create_app(
     settings: Settings | None = None, embedder: ClipEmbedder | None = None, index_on_start: bool = False
 ) -> FastAPI:
     """index_on_start: run the index step over the image folder in the background (`serve --index`)."""
+    configure()
     backend = Backend(settings or Settings.load(), embedder)
 
     @asynccontextmanager
@@ -390,13 +393,16 @@ def create_app(
     @app.delete("/api/images/{path:path}", summary="Remove an image from the index, and its files with delete_files",
                 responses=api_errors(404, 422, 503))
     def api_remove(path: str, delete_files: bool = False):
-        return {"removed": path, "deleted_files": _remove(backend, path, delete_files)}
+        done = _remove(backend, path, delete_files)
+        return {"removed": path, "deleted_files": done.deleted,
+                "kept_files": [{"path": name, "reason": reason} for name, reason in done.kept]}
 
     @app.post("/view/{path:path}/remove", response_class=HTMLResponse, summary="The page's remove button",
               responses=page_errors(400, 404, 422, 503))
     def remove_page(request: Request, path: str, delete_files: str = Form("")):
-        deleted = _remove(backend, path, bool(delete_files))
-        return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": deleted})
+        done = _remove(backend, path, bool(delete_files))
+        return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": done.deleted,
+                                                                    "kept": done.kept})
 
     @app.get("/images/{path:path}", summary="The full image file", response_class=FileResponse,
              responses={200: {"content": {"image/*": {}}}} | page_errors(404, 415))
@@ -418,7 +424,7 @@ def create_app(
             raise HTTPException(415, f"cannot make a thumbnail: {exc}") from None
         return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
-    # -- /EDA: what is in the collection; src/eda.py computes, draws and caches it ---------------
+    # -- /EDA: what is in the collection; src/eda_page.py computes, draws and caches it ---------------
     @app.get("/eda", include_in_schema=False)
     def eda_alias() -> RedirectResponse:
         return RedirectResponse("/EDA")
@@ -434,7 +440,7 @@ def create_app(
         return render_eda(request, refresh=True, partial=True)
 
     def render_eda(request: Request, refresh: bool, partial: bool):
-        page = eda.page(backend.settings, backend.store(), refresh=refresh)
+        page = backend.eda_pages.page(backend.settings, backend.store(), refresh=refresh)
         return templates.TemplateResponse(request, "eda.html", {"p": page, "s": page.summary, "partial": partial})
 
     _install_error_handlers(app, templates)
@@ -619,11 +625,13 @@ def _neighbours(backend: Backend, point_id: str, count: int = NEIGHBOURS) -> lis
     return [r for r in found if r.id != point_id][:count]
 
 
-def _remove(backend: Backend, path: str, delete_files: bool) -> list[str]:
+def _remove(backend: Backend, path: str, delete_files: bool):
     try:
         return remove_image(backend.settings, backend.store(), path, delete_files)
     except NotIndexed:
         raise HTTPException(404, "this image is not in the index") from None
+    except RemovalError as exc:  # a read-only image folder: nothing was changed
+        raise HTTPException(503, exc.strerror) from None
 
 
 def _dataset_file(settings: Settings, path: str) -> Path:

@@ -11,17 +11,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from conftest import ROOT, wait_until_up
-from test_store import closed_port
+from tests.helpers import ROOT, closed_port, wait_until_up
 
 
 def app_env(settings, **extra: str) -> dict:
     return os.environ | {"CLIP_MODEL": str(settings.clip_model), "DATASET_DIR": str(settings.dataset_dir),
                          "QDRANT_PATH": str(settings.qdrant_path), "CACHE_DIR": str(settings.cache_dir),
-                         "TEXT_DIR": str(settings.text_dir), "COLLAPSE_COSINE": "1", "OCR": "off", "PRECISION": "fp32"} | extra
+                         "TEXT_DIR": str(settings.text_dir), "COLLAPSE_COSINE": "1", "OCR": "off",
+                         "PRECISION": "fp32"} | extra
 
 
 @contextmanager
@@ -44,10 +44,8 @@ def served(settings, *args: str, **env: str):
 
 
 def stop_group(process: subprocess.Popen) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=20)
 
 
