@@ -25,6 +25,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from src.cpu_pool import CpuPool
+from src.signin import add_signin_routes
+from src.web_guard import Access, form_token_checked, install_guards
 from src.eda_page import EdaPages
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import MEDIA_TYPES, ImageError, decode_image, resolve_inside, sniff_format
@@ -79,7 +81,10 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-ERROR_TEXTS = {400: "Malformed request", 404: "Not found", 415: "Not an image it can read",
+ERROR_TEXTS = {400: "Malformed request", 401: "A token is needed (ADMIN_TOKEN for changes)",
+               403: "Refused: from another site, without the form's token, or changes turned off",
+               413: "The request body is over its limit", 429: "Too many uploads at once from this client",
+               404: "Not found", 415: "Not an image it can read",
                422: "The request cannot be used; the message says why", 503: "The store or the model is unavailable"}
 
 
@@ -206,9 +211,11 @@ class Backend:
 
 
 def create_app(
-    settings: Settings | None = None, embedder: ClipEmbedder | None = None, index_on_start: bool = False
+    settings: Settings | None = None, embedder: ClipEmbedder | None = None, index_on_start: bool = False,
+    host: str = "127.0.0.1",
 ) -> FastAPI:
-    """index_on_start: run the index step over the image folder in the background (`serve --index`)."""
+    """index_on_start: run the index step over the image folder in the background (`serve --index`).
+    host: the address the server listens on; beyond loopback, changes need ADMIN_TOKEN (src/web_guard.py)."""
     configure()
     backend = Backend(settings or Settings.load(), embedder)
 
@@ -230,7 +237,6 @@ def create_app(
     templates.env.filters["path_url"] = lambda path: quote(path, safe="/")
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
 
-    app.add_middleware(SecurityHeaders)
 
     def run_search(
         form: "SearchForm", image: bytes | None = None, parts: list[Part] = (), images_ok: bool | None = None
@@ -285,7 +291,7 @@ def create_app(
         return search_page(request, form)
 
     @app.post("/index", response_class=HTMLResponse, summary="Search page, querying with an image",
-              responses=page_errors(400, 422, 503))
+              responses=page_errors(400, 413, 422, 503))
     async def index_image_query(request: Request, form: SearchForm = Depends(), image: UploadFile | None = None):
         return await cpu.run(search_page, request, form, await _read_query_image(image))
 
@@ -311,7 +317,7 @@ def create_app(
         return api_results(form, run_search(form))
 
     @app.post("/api/search", summary="Search with an image file, plus the same fields as GET",
-              responses=api_errors(400, 422, 503))
+              responses=api_errors(400, 413, 422, 503))
     async def api_image_search(form: SearchForm = Depends(), image: UploadFile | None = None):
         query_image = await _read_query_image(image)
         return await cpu.run(lambda: api_results(form, run_search(form, query_image)))
@@ -352,7 +358,7 @@ def create_app(
         return templates.TemplateResponse(request, "view.html", context)
 
     @app.post("/api/query", summary="A combined query: weighted texts, images and indexed images; JSON in and out",
-              responses=api_errors(400, 422, 503))
+              responses=api_errors(400, 413, 422, 503))
     async def api_query(body: CombinedQuery):
         return await cpu.run(combined_query, body)
 
@@ -365,13 +371,13 @@ def create_app(
         return api_results(form, run_search(form, parts=parts))
 
     @app.post("/api/images", summary="Add images: each is checked, saved into the dataset folder and indexed",
-              responses=api_errors(400, 422, 503))
+              responses=api_errors(400, 401, 403, 413, 422, 429, 503))
     async def api_add_images(request: Request, files: list[UploadFile]):
         outcomes = await cpu.run(lambda: backend.add_images(_read_uploads(request, files)))
         return {"outcomes": [asdict(o) for o in outcomes]}
 
     @app.post("/upload", response_class=HTMLResponse, summary="The page's upload form",
-              responses=page_errors(400, 422, 503))
+              responses=page_errors(400, 401, 403, 413, 422, 429, 503), dependencies=[Depends(form_token_checked)])
     async def upload_page(request: Request, files: list[UploadFile]):
         try:
             outcomes = await cpu.run(lambda: backend.add_images(_read_uploads(request, files)))
@@ -391,14 +397,14 @@ def create_app(
         return {"id": hit.id, **hit.payload, "neighbours": neighbours}
 
     @app.delete("/api/images/{path:path}", summary="Remove an image from the index, and its files with delete_files",
-                responses=api_errors(404, 422, 503))
+                responses=api_errors(401, 403, 404, 422, 503))
     def api_remove(path: str, delete_files: bool = False):
         done = _remove(backend, path, delete_files)
         return {"removed": path, "deleted_files": done.deleted,
                 "kept_files": [{"path": name, "reason": reason} for name, reason in done.kept]}
 
     @app.post("/view/{path:path}/remove", response_class=HTMLResponse, summary="The page's remove button",
-              responses=page_errors(400, 404, 422, 503))
+              responses=page_errors(400, 401, 403, 404, 422, 503), dependencies=[Depends(form_token_checked)])
     def remove_page(request: Request, path: str, delete_files: str = Form("")):
         done = _remove(backend, path, bool(delete_files))
         return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": done.deleted,
@@ -443,7 +449,11 @@ def create_app(
         page = backend.eda_pages.page(backend.settings, backend.store(), refresh=refresh)
         return templates.TemplateResponse(request, "eda.html", {"p": page, "s": page.summary, "partial": partial})
 
-    _install_error_handlers(app, templates)
+    render = _install_error_handlers(app, templates)
+    access = Access(backend.settings.admin_secret, backend.settings.read_secret, host)
+    add_signin_routes(app, templates, access)
+    install_guards(app, templates, render, access, backend.settings, host)
+    app.add_middleware(SecurityHeaders)  # outermost: the guards' refusals carry the headers too
     return app
 
 
@@ -650,7 +660,7 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
+def _install_error_handlers(app: FastAPI, templates: Jinja2Templates):
     """One error shape for the API ({"error": {"status", "message"}}), a readable page elsewhere."""
 
     def render(request: Request, status: int, message: str, headers: dict | None = None):
@@ -688,3 +698,5 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
         response = render(request, 500, "something went wrong on the server; the details are in its log")
         response.headers.update(SECURITY_HEADERS)  # Starlette answers a 500 outside the middleware that adds them
         return response
+
+    return render

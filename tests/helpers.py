@@ -82,3 +82,10 @@ def wait_until_up(url: str, process, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+def form_fields(client) -> dict[str, str]:
+    """The fields a page's form carries besides its own: the form token, as a page sets it in its cookie
+    (tests/integration/test_web_guard.py checks that a form without it is refused)."""
+    client.get("/index")
+    return {"csrf_token": client.cookies.get("adsearch_form")}

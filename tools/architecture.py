@@ -23,7 +23,9 @@ BEGIN, END = "<!-- DIAGRAM: made by tools/architecture.py -->", "<!-- /DIAGRAM -
 # A module's stage is the first prefix listed that names it or a package above it.
 STAGES: list[tuple[str, list[str]]] = [
     ("entry points", ["src.cli", "src.cli_options", "evaluation"]),
+    ("serving", ["src.serving"]),
     ("web", ["src.web"]),
+    ("sign-in", ["src.signin"]),
     ("request guards", ["src.web_guard", "src.cpu_pool"]),
     ("changes", ["src.uploads", "src.removal"]),
     ("overview", ["src.eda_page", "src.eda_figures", "src.eda"]),
