@@ -246,7 +246,7 @@ class BodyTooLarge(HTTPException):
     app's own handler answers 413 with the message."""
 
     def __init__(self, limit: int):
-        super().__init__(413, _too_large(limit))
+        super().__init__(413, _too_large(limit), headers={"Connection": "close"})  # the rest is not read
 
 
 def _too_large(limit: int) -> str:

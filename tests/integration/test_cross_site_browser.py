@@ -24,7 +24,8 @@ ATTACK = """<!doctype html><html><body>
   <input name="delete_files" value="1"></form>
 <script>
   const data = new FormData();
-  data.append("files", new Blob([Uint8Array.from(atob("{png}"), c => c.charCodeAt(0))], {{type: "image/png"}}), "planted.png");
+  const bytes = Uint8Array.from(atob("{png}"), c => c.charCodeAt(0));
+  data.append("files", new Blob([bytes], {{type: "image/png"}}), "planted.png");
   fetch("{app}/api/images", {{method: "POST", mode: "no-cors", body: data}}).finally(() => {{
     document.title = "sent";
     document.getElementById("f").submit();
