@@ -31,6 +31,7 @@ from tests.helpers import closed_port
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
 XSS_QUERY = '"><script>alert(1)</script>'
 SECRET_KEY = "qdrant-key-7f3c9e1d-must-never-show"
+ADMIN_TOKEN = "admin-token-4c2e9a71-hardening"
 
 
 def png(seed: int = 1) -> bytes:
@@ -54,7 +55,9 @@ def client(settings, embedder, outside):
     (settings.dataset_dir / "linked").symlink_to(outside.parent / "private", target_is_directory=True)
     with Store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
-    with TestClient(create_app(settings, embedder)) as client:
+    # With ADMIN_TOKEN set, sent on every request: the hardening holds for a server guarding its changes.
+    guarded = settings.replace(admin_token=ADMIN_TOKEN)
+    with TestClient(create_app(guarded, embedder), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
         yield client
 
 
@@ -204,6 +207,7 @@ def raw_request(port: int, method: str, target: bytes, body: bytes = b"") -> tup
     body = body + (b"&csrf_token=" + token if body else b"")
     head = (f"{method} ".encode() + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
             b"Cookie: adsearch_form=" + token + b"\r\n"
+            b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body))
     with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
         conn.sendall(head + body)
