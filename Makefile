@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-dev ocr-deps browser-deps load-deps run index serve lint test test-fast bench bench-scale evaluate-ads-sample ads-sample-report dataset screenshots eda-notebook clean
+.PHONY: setup setup-dev ocr-deps browser-deps load-deps attack-deps run index serve lint test test-fast bench bench-scale evaluate-ads-sample ads-sample-report dataset screenshots eda-notebook clean
 
 # The runtime set for `make run`; the development set (tests, linters, tools) for `make test`. The project
 # itself is installed editable, which gives the `adsearch` command beside `python main.py`.
@@ -32,6 +32,9 @@ ocr-deps:
 browser-deps:
 	@command -v chromium >/dev/null || { $(APT_INSTALL) chromium chromium-driver; }
 
+attack-deps:  # Ghostscript: the hostile-image tests show no EPS ever reaches it
+	@command -v gs >/dev/null || { $(APT_INSTALL) ghostscript; }
+
 load-deps:  # wrk: the load test's HTTP load generator
 	@command -v wrk >/dev/null || { $(APT_INSTALL) wrk; }
 
@@ -51,7 +54,7 @@ lint: setup-dev
 	$(VENV)/bin/lint-imports
 
 # Everything, lint first. A missing tesseract, Chromium or wrk fails its tests here instead of skipping them.
-test: setup-dev ocr-deps browser-deps load-deps lint
+test: setup-dev ocr-deps browser-deps load-deps attack-deps lint
 	ADSEARCH_REQUIRE_TOOLS=1 $(PY) -m pytest -q
 
 # The loop while working: unit tests and the integration tests that need no browser, load, crash trials,

@@ -54,7 +54,7 @@ def main() -> None:
             settings = Settings.load(environ={}, qdrant_path=work / name / "q", text_dir=work / name / "text")
             with TextReader(TextCache(settings.text_dir, "eng"), engines=engines) as reader:
                 reader.result(reader.submit("warm-up", folder / Path(files[0].path).name, "warm-up"))  # models load
-                with Store(settings) as store:
+                with open_store(settings) as store:
                     started = time.perf_counter()
                     report = index_folder(folder, None, store, progress=False, reader=reader)
                     totals[engines][0] += report.indexed

@@ -113,10 +113,12 @@ def _load_model_or_none(settings: Settings, reader):
 
 
 def run_server(settings: Settings, host: str, port: int, index: bool = False) -> int:
-    import uvicorn
-
+    from src.serving import first_lines, serve
     from src.web import create_app
 
-    print(f"Serving on http://{host}:{port}/index" + (f", indexing {settings.dataset_dir} meanwhile" if index else ""))
-    uvicorn.run(create_app(settings, index_on_start=index), host=host, port=port, log_level="info")
+    lines = first_lines(settings, host, port)
+    print(lines[0] + (f", indexing {settings.dataset_dir} meanwhile" if index else ""))
+    for line in lines[1:]:
+        print(line)
+    serve(create_app(settings, index_on_start=index, host=host), settings, host, port)
     return 0

@@ -90,6 +90,24 @@ class Settings(BaseSettings):
         "--ocr-engines")
     text_dir: Path = setting(Path("dataset_text"), "OCR cache folder", None)
     tesseract_cmd: str = setting("tesseract", "the tesseract binary, if it is not on PATH", None, min_length=1)
+    # Running on a network (README "Running on a network"): who may change, who may search, what is read.
+    admin_token: SecretStr | None = setting(
+        None, "the token uploads, removal and deletion need (sign-in form or Authorization: Bearer); beyond "
+        "loopback, changes are off without it. Never logged or shown", None)
+    read_token: SecretStr | None = setting(
+        None, "when set, searching needs this token (or ADMIN_TOKEN) too; /healthz stays open", None)
+    allowed_hosts: str = setting(
+        "", "host names the server answers to besides localhost, 127.0.0.1, ::1 and --host, comma-separated "
+        "(the name a reverse proxy forwards); others get 400", None)
+    max_body_mb: PositiveInt = setting(100, "largest upload request, in MB, cut off as it streams (413)", None)
+    max_query_body_mb: PositiveInt = setting(
+        45, "largest search request with an image (multipart or base64 JSON), in MB (413)", None)
+    uploads_per_client: PositiveInt = setting(2, "uploads one client address may run at once (429 beyond)", None)
+    max_connections: PositiveInt = setting(
+        200, "connections and requests served at once; beyond, new requests get 503", None)
+    max_header_kb: PositiveInt = setting(32, "largest request line and headers together, in KB", None)
+    idle_timeout: PositiveInt = setting(
+        10, "seconds a connection may stay idle or take to send its request headers before it is closed", None)
 
     @classmethod
     def settings_customise_sources(
@@ -136,6 +154,14 @@ class Settings(BaseSettings):
     @property
     def uses_server(self) -> bool:
         return bool(self.qdrant_url)
+
+    @property
+    def admin_secret(self) -> str | None:
+        return self.admin_token.get_secret_value() if self.admin_token else None
+
+    @property
+    def read_secret(self) -> str | None:
+        return self.read_token.get_secret_value() if self.read_token else None
 
     @property
     def api_key(self) -> str | None:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_SAMPLE = ROOT.parent / "shared" / "ads-sample"
 
 # The system tools some tests drive, with the Debian package that brings each (`make test` installs them).
-TOOLS = {"tesseract": "tesseract-ocr", "chromium": "chromium", "wrk": "wrk"}
+TOOLS = {"tesseract": "tesseract-ocr", "chromium": "chromium", "wrk": "wrk", "gs": "ghostscript"}
 # `make test` sets this: there a missing tool fails its tests instead of skipping them.
 REQUIRE_TOOLS = os.environ.get("ADSEARCH_REQUIRE_TOOLS") == "1"
 MISSING_TOOLS: set[str] = set()
@@ -82,3 +82,10 @@ def wait_until_up(url: str, process, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+def form_fields(client) -> dict[str, str]:
+    """The fields a page's form carries besides its own: the form token, as a page sets it in its cookie
+    (tests/integration/test_web_guard.py checks that a form without it is refused)."""
+    client.get("/index")
+    return {"csrf_token": client.cookies.get("adsearch_form")}

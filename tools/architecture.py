@@ -23,6 +23,7 @@ BEGIN, END = "<!-- DIAGRAM: made by tools/architecture.py -->", "<!-- /DIAGRAM -
 # A module's stage is the first prefix listed that names it or a package above it.
 STAGES: list[tuple[str, list[str]]] = [
     ("entry points", ["src.cli", "src.cli_options", "evaluation"]),
+    ("serving", ["src.serving"]),
     ("web", ["src.web"]),
     ("changes", ["src.uploads", "src.removal"]),
     ("overview", ["src.eda_page", "src.eda_figures", "src.eda"]),

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from src.store import StoreUnavailable
 from src.web import services
 from src.web.backend import Backend, get_backend
+from src.web.cpu_pool import CpuPool, get_cpu
 from src.web.errors import api_errors
 from src.web.forms import CombinedQuery, SearchForm, read_query_image, read_uploads
 from src.web.rendering import api_results
@@ -25,25 +26,30 @@ def api_search(form: SearchForm = Depends(), backend: Backend = Depends(get_back
 
 
 @router.post("/api/search", summary="Search with an image file, plus the same fields as GET",
-             responses=api_errors(400, 422, 503))
+             responses=api_errors(400, 413, 422, 503))
 async def api_image_search(form: SearchForm = Depends(), image: UploadFile | None = None,
-                           backend: Backend = Depends(get_backend)):
+                           backend: Backend = Depends(get_backend), cpu: CpuPool = Depends(get_cpu)):
     query_image = await read_query_image(image)
-    return api_results(form, services.run_search(backend, form, query_image))
+    return await cpu.run(lambda: api_results(form, services.run_search(backend, form, query_image)))
 
 
 @router.post("/api/query", summary="A combined query: weighted texts, images and indexed images; JSON in and out",
-             responses=api_errors(400, 422, 503))
-def api_query(body: CombinedQuery, backend: Backend = Depends(get_backend)):
+             responses=api_errors(400, 413, 422, 503))
+async def api_query(body: CombinedQuery, backend: Backend = Depends(get_backend), cpu: CpuPool = Depends(get_cpu)):
+    return await cpu.run(combined_query, body, backend)
+
+
+def combined_query(body: CombinedQuery, backend: Backend) -> JSONResponse:
     form = body.form()
     parts = [services.query_part(backend, part) for part in body.parts]
     return api_results(form, services.run_search(backend, form, parts=parts))
 
 
 @router.post("/api/images", summary="Add images: each is checked, saved into the dataset folder and indexed",
-             responses=api_errors(400, 422, 503))
-def api_add_images(request: Request, files: list[UploadFile], backend: Backend = Depends(get_backend)):
-    outcomes = backend.add_images(read_uploads(request, files))
+             responses=api_errors(400, 401, 403, 413, 422, 429, 503))
+async def api_add_images(request: Request, files: list[UploadFile], backend: Backend = Depends(get_backend),
+                         cpu: CpuPool = Depends(get_cpu)):
+    outcomes = await cpu.run(lambda: backend.add_images(read_uploads(request, files)))
     return {"outcomes": [asdict(o) for o in outcomes]}
 
 
@@ -56,7 +62,7 @@ def api_image(path: str, backend: Backend = Depends(get_backend)):
 
 
 @router.delete("/api/images/{path:path}", summary="Remove an image from the index, and its files with delete_files",
-               responses=api_errors(404, 422, 503))
+               responses=api_errors(401, 403, 404, 422, 503))
 def api_remove(path: str, delete_files: bool = False, backend: Backend = Depends(get_backend)):
     done = services.remove(backend, path, delete_files)
     return {"removed": path, "deleted_files": done.deleted,

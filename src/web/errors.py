@@ -34,7 +34,10 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-ERROR_TEXTS = {400: "Malformed request", 404: "Not found", 415: "Not an image it can read",
+ERROR_TEXTS = {400: "Malformed request", 401: "A token is needed (ADMIN_TOKEN for changes)",
+               403: "Refused: from another site, without the form's token, or changes turned off",
+               413: "The request body is over its limit", 429: "Too many uploads at once from this client",
+               404: "Not found", 415: "Not an image it can read",
                422: "The request cannot be used; the message says why", 503: "The store or the model is unavailable"}
 
 

@@ -8,13 +8,15 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
-from src.images import ImageError
+from src.images import MEDIA_TYPES, ImageError, sniff_format
 from src.thumbnails import thumbnail
 from src.uploads import UploadError
 from src.web import rendering, services
 from src.web.backend import Backend, get_backend
+from src.web.cpu_pool import CpuPool, get_cpu
 from src.web.errors import page_errors
 from src.web.forms import SearchForm, read_query_image, read_uploads
+from src.web.guard import form_token_checked
 from src.web.rendering import ROOT, templates
 
 router = APIRouter()
@@ -31,11 +33,12 @@ def index_page(request: Request, form: SearchForm = Depends(), backend: Backend 
 
 
 @router.post("/index", response_class=HTMLResponse, summary="Search page, querying with an image",
-             responses=page_errors(400, 422, 503))
+             responses=page_errors(400, 413, 422, 503))
 async def index_image_query(request: Request, form: SearchForm = Depends(), image: UploadFile | None = None,
-                            backend: Backend = Depends(get_backend)):
+                            backend: Backend = Depends(get_backend), cpu: CpuPool = Depends(get_cpu)):
     query_image = await read_query_image(image)
-    return rendering.search_page(request, backend, form, query_image, missing_image=query_image is None)
+    return await cpu.run(rendering.search_page, request, backend, form, query_image,
+                         missing_image=query_image is None)
 
 
 @router.get("/view/{path:path}", response_class=HTMLResponse, summary="One image: the words found, its text",
@@ -46,11 +49,13 @@ def view_page(request: Request, path: str, form: SearchForm = Depends(), backend
 
 
 @router.post("/upload", response_class=HTMLResponse, summary="The page's upload form",
-             responses=page_errors(400, 422, 503))
-def upload_page(request: Request, files: list[UploadFile], backend: Backend = Depends(get_backend)):
+             responses=page_errors(400, 401, 403, 413, 422, 429, 503), dependencies=[Depends(form_token_checked)])
+async def upload_page(request: Request, files: list[UploadFile], backend: Backend = Depends(get_backend),
+                      cpu: CpuPool = Depends(get_cpu)):
     context: dict[str, object]
     try:
-        context = {"outcomes": backend.add_images(read_uploads(request, files)), "error": None}
+        outcomes = await cpu.run(lambda: backend.add_images(read_uploads(request, files)))
+        context = {"outcomes": outcomes, "error": None}
         status = 200
     except UploadError as exc:
         context, status = {"outcomes": [], "error": str(exc)}, 422
@@ -62,7 +67,7 @@ def upload_page(request: Request, files: list[UploadFile], backend: Backend = De
 
 
 @router.post("/view/{path:path}/remove", response_class=HTMLResponse, summary="The page's remove button",
-             responses=page_errors(400, 404, 422, 503))
+             responses=page_errors(400, 401, 403, 404, 422, 503), dependencies=[Depends(form_token_checked)])
 def remove_page(request: Request, path: str, delete_files: str = Form(""), backend: Backend = Depends(get_backend)):
     done = services.remove(backend, path, bool(delete_files))
     # POST, then redirect, then GET: reloading the answer does not send the removal again.
@@ -80,24 +85,29 @@ def removed_page(request: Request, path: str = "", deleted: list[str] = Query([]
 
 
 @router.post("/removed/undo", summary="Put a removed image back in the index (its file is still in the folder)",
-             responses=page_errors(404, 422, 503))
+             responses=page_errors(401, 403, 404, 422, 503), dependencies=[Depends(form_token_checked)])
 def undo_remove(path: str = Form(...), backend: Backend = Depends(get_backend)) -> RedirectResponse:
     services.restore(backend, path)
     return RedirectResponse("/view/" + quote(path), status_code=303)
 
 
 @router.get("/images/{path:path}", summary="The full image file", response_class=FileResponse,
-            responses={200: {"content": {"image/*": {}}}} | page_errors(404))
+            responses={200: {"content": {"image/*": {}}}} | page_errors(404, 415))
 def full_image(path: str, backend: Backend = Depends(get_backend)):
-    return FileResponse(services.dataset_file(backend.settings, path))
+    source = services.dataset_file(backend.settings, path)
+    try:  # the type the content has, whatever the name says; with nosniff, the browser keeps to it
+        media_type = MEDIA_TYPES[sniff_format(source)]
+    except ImageError as exc:
+        raise HTTPException(415, f"this file cannot be shown: {exc}") from None
+    return FileResponse(source, media_type=media_type)
 
 
 @router.get("/thumbs/{path:path}", summary="A small JPEG of the image", response_class=FileResponse,
             responses={200: {"content": {"image/jpeg": {}}}} | page_errors(404, 415))
-def thumb(path: str, backend: Backend = Depends(get_backend)):
+async def thumb(path: str, backend: Backend = Depends(get_backend), cpu: CpuPool = Depends(get_cpu)):
     source = services.dataset_file(backend.settings, path)
     try:
-        cached = thumbnail(source, backend.settings.cache_dir)
+        cached = await cpu.run(thumbnail, source, backend.settings.cache_dir)
     except ImageError as exc:
         raise HTTPException(415, f"cannot make a thumbnail: {exc}") from None
     return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers import form_fields, make_image
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -26,7 +27,6 @@ from src.indexing import index_folder, point_id
 from src.store import Vectors, open_store
 from src.uploads import add_images
 from src.web import create_app
-from tests.helpers import make_image
 
 MONTH = f"uploads/{datetime.now(UTC):%Y-%m}"
 FIXTURE_IMAGES = 8  # conftest's image_folder
@@ -358,7 +358,7 @@ def test_an_upload_name_with_markup_is_shown_as_text(client, tmp_path):
     image = make_image(tmp_path / "x.png", 320).read_bytes()
     files = [("files", ("<script>alert(1)</script>.png", image)), ("files", ("<b onmouseover=alert(2)>.jpg", b"text"))]
     for headers in ({}, {"HX-Request": "true"}):  # the whole page, and the part the page's form swaps in
-        page = client.post("/upload", files=files, headers=headers)
+        page = client.post("/upload", files=files, headers=headers, data=form_fields(client))
         assert page.status_code == 200
         assert "&lt;script&gt;alert(1)&lt;/script&gt;.png" in page.text and "<script>alert(1)" not in page.text
         assert "&lt;b onmouseover=alert(2)&gt;.jpg" in page.text and "<b onmouseover" not in page.text

@@ -62,7 +62,8 @@ def indexed_paths_too(context, strategy):
 @pytest.fixture  # afresh for each operation: DELETE must not take the images the file routes are tried on
 def app(tmp_path, tiny_clip, embedder):
     settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=tmp_path / "images",
-                             qdrant_path=tmp_path / "qdrant", cache_dir=tmp_path / "cache", text_dir=tmp_path / "text")
+                             qdrant_path=tmp_path / "qdrant", cache_dir=tmp_path / "cache", text_dir=tmp_path / "text",
+                             admin_token="fuzz-admin-token")  # changes without it: 401, as the schema says
     for seed, name in enumerate(INDEXED):
         make_image(settings.dataset_dir / name, seed)
     with open_store(settings) as store:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 import uvicorn
+from tests.helpers import form_fields, make_image
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from PIL import Image
@@ -24,11 +25,12 @@ from src.settings import Settings
 from src.store import open_store
 from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES
 from src.web import SECURITY_HEADERS, create_app
-from tests.helpers import closed_port, make_image
+from tests.helpers import closed_port
 
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
 XSS_QUERY = '"><script>alert(1)</script>'
 SECRET_KEY = "qdrant-key-7f3c9e1d-must-never-show"
+ADMIN_TOKEN = "admin-token-4c2e9a71-hardening"
 
 
 def png(seed: int = 1) -> bytes:
@@ -52,7 +54,9 @@ def client(settings, embedder, outside):
     (settings.dataset_dir / "linked").symlink_to(outside.parent / "private", target_is_directory=True)
     with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
-    with TestClient(create_app(settings, embedder)) as client:
+    # With ADMIN_TOKEN set, sent on every request: the hardening holds for a server guarding its changes.
+    guarded = settings.replace(admin_token=ADMIN_TOKEN)
+    with TestClient(create_app(guarded, embedder), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
         yield client
 
 
@@ -109,13 +113,13 @@ def test_upload_limits_are_422_naming_the_limit_and_add_nothing(client, settings
     too_many = [("files", (f"{i}.png", png(i))) for i in range(MAX_FILES_PER_UPLOAD + 1)]
     expected = f"too many files: {MAX_FILES_PER_UPLOAD + 1}; at most {MAX_FILES_PER_UPLOAD} at a time"
     assert expected in api_error(client.post("/api/images", files=too_many), 422)
-    assert expected in page_error(client.post("/upload", files=too_many), 422)
+    assert expected in page_error(client.post("/upload", files=too_many, data=form_fields(client)), 422)
 
     # One byte over the limit, beside a good file: the whole upload is refused.
     huge = [("files", ("ok.png", png(3))), ("files", ("huge.png", png(4) + b"\0" * MAX_UPLOAD_BYTES))]
     expected = f"huge.png is larger than {MAX_UPLOAD_BYTES // 2**20} MB, the limit for one file"
     assert expected in api_error(client.post("/api/images", files=huge), 422)
-    assert expected in page_error(client.post("/upload", files=huge), 422)
+    assert expected in page_error(client.post("/upload", files=huge, data=form_fields(client)), 422)
     assert not (settings.dataset_dir / "uploads").exists()
     assert client.get("/healthz").json()["store"]["points"] == before
 
@@ -197,7 +201,12 @@ def serving(app):
 
 
 def raw_request(port: int, method: str, target: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    # The form token in its cookie and in the body, as the page's forms send it: the path is what is tested.
+    token = b"t" * 43
+    body = body + (b"&csrf_token=" + token if body else b"")
     head = (f"{method} ".encode() + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Cookie: adsearch_form=" + token + b"\r\n"
+            b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body))
     with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
         conn.sendall(head + body)
@@ -245,7 +254,7 @@ def test_an_indexed_file_swapped_for_a_link_out_is_neither_served_nor_deleted(cl
             assert response.status_code == 404 and secret not in response.content
     removed = client.delete("/api/images/g.jpg", params={"delete_files": "true"})
     assert removed.status_code == 200 and removed.json()["deleted_files"] == []
-    page = client.post("/view/h.png/remove", data={"delete_files": "1"})
+    page = client.post("/view/h.png/remove", data={"delete_files": "1", **form_fields(client)})
     assert page.status_code == 200 and "is still in the folder" in page.text
     assert outside.read_bytes() == secret
 
@@ -273,13 +282,13 @@ def test_script_in_queries_and_file_names_is_escaped_on_every_page(client, setti
     script_name = "<script>alert(1)</script>.png"  # no quote: the client would send it as %22
     upload = [("files", (XSS_NAME, png(5))), ("files", (script_name, b"<html><script>alert(1)</script>"))]
     for headers in ({}, {"HX-Request": "true"}):
-        page = client.post("/upload", files=upload, headers=headers)
+        page = client.post("/upload", files=upload, headers=headers, data=form_fields(client))
         assert page.status_code == 200 and 'class="outcome rejected"' in page.text
         assert_escaped(page.text, XSS_NAME, script_name)
     saved = [p.name for p in (settings.dataset_dir / "uploads").rglob("*.png")]
     assert len(saved) == 1 and re.fullmatch(r"img-src-x-onerror-alert-1-[0-9a-f]{8}\.png", saved[0])
 
-    removed = client.post(f"/view/{quote(XSS_NAME)}/remove")
+    removed = client.post(f"/view/{quote(XSS_NAME)}/remove", data=form_fields(client))
     assert removed.status_code == 200
     assert_escaped(removed.text, XSS_NAME)
 
@@ -305,7 +314,8 @@ def test_every_response_carries_the_strict_csp(client, settings, embedder, tmp_p
         client.post("/api/query", json={"parts": [{"text": "car"}]}), client.get("/api/images/cars/a.jpg"),
         client.get("/healthz"), client.get("/openapi.json"), client.get("/docs"),
         client.get("/static/style.css"), client.get("/static/htmx.min.js"), client.get("/images/cars/a.jpg"),
-        client.get("/thumbs/cars/a.jpg"), client.post("/upload", files=[("files", ("x.png", png(6)))]),
+        client.get("/thumbs/cars/a.jpg"),
+        client.post("/upload", files=[("files", ("x.png", png(6)))], data=form_fields(client)),
         client.post("/api/images", files=[("files", ("y.png", png(7)))]),
         client.get("/nope"), client.get("/api/nope"), client.get("/static/nope.css"), client.get("/images/nope.jpg"),
         client.get("/index", params={"k": "0"}), client.get("/api/search", params={"k": "0"}),
@@ -333,7 +343,7 @@ def test_the_qdrant_api_key_appears_in_no_response_and_no_log(tiny_clip, embedde
     with TestClient(create_app(settings, embedder)) as client:
         front = client.get("/index")  # the bare page still shows, saying the store is out of reach
         pages = [client.get("/index", params={"q": "red car"}), client.get("/view/cars/a.jpg"), client.get("/EDA"),
-                 client.post("/upload", files=[("files", ("a.png", png(1)))])]
+                 client.post("/upload", files=[("files", ("a.png", png(1)))], data=form_fields(client))]
         api = [client.get("/api/search", params={"q": "red car"}),
                client.post("/api/query", json={"parts": [{"text": "red car"}]}),
                client.post("/api/images", files=[("files", ("b.png", png(2)))]),

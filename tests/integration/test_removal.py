@@ -4,13 +4,13 @@ step leaves the index and the folder in step (issue 16)."""
 import shutil
 
 import pytest
+from tests.helpers import form_fields, make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
 from src.removal import REMOVING, NotIndexed, RemovalError, finish_interrupted, remove_image
 from src.store import StoreUnavailable, open_store
 from src.web import create_app
-from tests.helpers import make_image
 from tests.mounts import read_only
 
 
@@ -45,7 +45,7 @@ def test_the_page_says_which_files_were_left(copied, embedder):
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     (settings.dataset_dir / "cars/b2.jpg").write_bytes(b"not the same any more")  # not even an image now
     with TestClient(create_app(settings, embedder)) as client:
-        page = client.post("/view/cars/a.jpg/remove", data={"delete_files": "1"})
+        page = client.post("/view/cars/a.jpg/remove", data={"delete_files": "1", **form_fields(client)})
     assert page.status_code == 200 and "Left in place" in page.text and "cars/b2.jpg" in page.text
     assert (settings.dataset_dir / "cars/b2.jpg").read_bytes() == b"not the same any more"
 

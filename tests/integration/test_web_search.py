@@ -4,12 +4,12 @@ paging with "load more", a score cut-off, and clear errors for unusable queries.
 import re
 
 import pytest
+from tests.helpers import form_fields, make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
 from src.store import open_store
 from src.web import create_app
-from tests.helpers import make_image
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_result_view_details_neighbours_and_removal(client, settings):
     every = [r["path"] for r in client.get("/api/search", params={"q": "x", "k": 100}).json()["results"]]
     assert "g.jpg" not in every and len(every) == 27
 
-    removed = client.post("/view/h.png/remove", data={"delete_files": "1"})
+    removed = client.post("/view/h.png/remove", data={"delete_files": "1", **form_fields(client)})
     assert removed.status_code == 200 and "was deleted too" in removed.text
     assert not (settings.dataset_dir / "h.png").exists()
     for gone in ("g.jpg", "h.png", "../conftest.py"):
@@ -117,7 +117,8 @@ def test_upload_adds_images_rejects_impostors_and_finds_them(client, settings, t
         assert found.json()["results"][0]["path"] == outcome["path"]
     again = client.post("/api/images", files=[("files", ("copy.png", red))]).json()["outcomes"]
     assert again[0]["status"] == "duplicate" and outcomes[0]["path"] in again[0]["message"]
-    page = client.post("/upload", files=[("files", ("x.png", b"<svg></svg>"))], headers={"HX-Request": "true"})
+    page = client.post("/upload", files=[("files", ("x.png", b"<svg></svg>"))], headers={"HX-Request": "true"},
+                       data=form_fields(client))
     assert page.status_code == 200 and 'class="outcome rejected"' in page.text
     too_many = client.post("/api/images", files=[("files", (f"{i}.png", red)) for i in range(21)])
     assert too_many.status_code == 422 and "too many files" in too_many.json()["error"]["message"]
