@@ -3,18 +3,21 @@ with embedding images in the main process and both cores stay busy."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from src.ocr import OcrError, OcrResult, read_text
 from src.text_cache import TextCache
+from src.worker_pool import WorkerPool
 
 PARENT_CHECK_SECONDS = 1.0
+# A worker still reading one image after this long counts as hung: it is replaced and the image retried
+# once. Far above the few seconds a large ad takes on a busy machine.
+OCR_TIMEOUT_SECONDS = 120.0
 
 
 @dataclass
@@ -44,7 +47,7 @@ class TextReader:
         self.langs = cache.langs
         self.version = cache.version
         self._workers = workers or max(1, (os.cpu_count() or 2))
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
 
     def submit(self, rel_path: str, abs_path: Path, sha256: str) -> Pending:
         pending = Pending(rel_path, sha256, cached=self.cache.get(rel_path, sha256))
@@ -65,13 +68,11 @@ class TextReader:
         self.cache.put(pending.rel_path, pending.sha256, result)
         return result
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self) -> WorkerPool:
         if self._pool is None:
-            # spawn, not fork: forking a process that already runs torch's thread pools can deadlock.
-            self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(os.getpid(),),
-            )
+            # Supervised: a worker that dies or hangs costs one image (retried once), never the pool.
+            self._pool = WorkerPool(self._workers, initializer=_start_worker, initargs=(os.getpid(),),
+                                    timeout=OCR_TIMEOUT_SECONDS)
         return self._pool
 
     def close(self) -> None:
