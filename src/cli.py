@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 def run_index(settings: Settings, progress: bool = True) -> int:
     from src import ocr
     from src.embedding import ModelUnavailable
+    from src.disk import DiskError
     from src.indexing import index_folder
+    from src.recovery import finish_interrupted
     from src.store import Store, StoreUnavailable
     from src.text_cache import TextCache
     from src.text_reading import TextReader
@@ -101,12 +103,21 @@ def run_index(settings: Settings, progress: bool = True) -> int:
     try:
         with Store(settings) as store:
             store.state()  # a store that is down is known at once, not after loading the model
+            finish_interrupted(settings, store)
             embedder = _load_model_or_none(settings, reader)
             report = index_folder(
                 settings.dataset_dir, embedder, store, settings.batch_size, progress=progress, reader=reader
             )
-    except (ModelUnavailable, StoreUnavailable, FileNotFoundError) as exc:
+    except (ModelUnavailable, StoreUnavailable, FileNotFoundError, DiskError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:  # a full or read-only OCR cache, or image folder: one line, what is written stays
+        from src.disk import disk_error, is_disk_error
+
+        if not is_disk_error(exc):
+            raise
+        print(f"error: {disk_error(exc, 'the index run')}; what was indexed is kept, run index again",
+              file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("\ninterrupted: what was written is kept; run index again to finish.", file=sys.stderr)

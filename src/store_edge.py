@@ -45,6 +45,7 @@ from src.store import (
     Hit,
     Point,
     Store,
+    StoreFull,
     StoreUnavailable,
     dense_threshold,
     hit_of,
@@ -63,6 +64,11 @@ MIN_VECTORS_TO_BUILD = 5000
 # The engine builds a graph for a segment once its vectors take this much space (Qdrant's default).
 INDEXING_THRESHOLD_KB = 10_000
 SCROLL_PAGE = 1000
+# The engine writes through memory-mapped files that it grows sparse (its write-ahead log in 32 MB
+# segments, vectors in 32 MB chunks): a write that lands on a page the full disk cannot back kills the
+# process with SIGBUS, with no error to catch. So every write first checks that the disk can back what
+# the files already claim, plus a new log segment and a new chunk of each dense vector, plus the write.
+SPACE_MARGIN_BYTES = 128 * 1024 * 1024
 
 
 class EdgeStore(Store):
@@ -100,6 +106,7 @@ class EdgeStore(Store):
         meta_file = self.folder / META
         if meta_file.exists() and (self.folder / SHARD).exists():
             self._meta = json.loads(meta_file.read_text())
+            self._check_space("open the store")  # loading writes too: a new log segment
             self._shard = edge.EdgeShard.load(str(self.folder / SHARD))
 
     def close(self) -> None:
@@ -126,6 +133,7 @@ class EdgeStore(Store):
             optimizers=edge.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB),
         )
         with self._errors("create the collection"), self._writes, self._gate.swapping():
+            self._check_space("create the collection")
             self._generation += 1
             if self._shard is not None:
                 self._shard.close()
@@ -311,6 +319,18 @@ class EdgeStore(Store):
             found = shard.retrieve([point_id], with_payload=False, with_vector=True) if shard else []
         return set(found[0].vector or {}) if found else set()
 
+    def _check_space(self, action: str) -> None:
+        """Raise StoreFull, before anything is written, when the disk cannot back a write (a batch is
+        far smaller than the margin)."""
+        needed = _sparse_debt(self.folder) + SPACE_MARGIN_BYTES
+        free = shutil.disk_usage(self.folder if self.folder.exists() else self.settings.qdrant_path).free
+        if free < needed:
+            raise StoreFull(
+                f"could not {action}: the disk holding the store at {self.settings.qdrant_path} has "
+                f"{free / 2**20:.0f} MB free and the store needs {needed / 2**20:.0f} MB to write safely; "
+                "free some space, then run `python main.py index` again (nothing was written)"
+            )
+
     # -- access --------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _reading(self, action: str) -> Iterator[edge.EdgeShard | None]:
@@ -321,6 +341,7 @@ class EdgeStore(Store):
         with self._errors(action), self._writes:
             if self._shard is None:
                 raise StoreUnavailable(f"could not {action}: the collection does not exist; run `index` first")
+            self._check_space(action)
             for operation in operations:
                 self._shard.update(operation)
                 if self._replay is not None:
@@ -358,6 +379,19 @@ class _SwapGate:
             with self._changed:
                 self._swapping = False
                 self._changed.notify_all()
+
+
+def _sparse_debt(folder: Path) -> int:
+    """Bytes the engine's files claim but the disk has not allocated yet (they fill in as it writes)."""
+    debt = 0
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            try:
+                stat = os.stat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            debt += max(0, stat.st_size - stat.st_blocks * 512)
+    return debt
 
 
 def _optimize_in_child(folder: Path) -> str:

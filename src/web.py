@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from src import eda
+from src.disk import DiskError, disk_error, is_disk_error
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import ImageError, decode_image, resolve_inside
 from src.indexing import index_folder
@@ -43,9 +44,10 @@ from src.search import (
     matching_words,
 )
 from src import ocr
+from src.recovery import finish_interrupted
 from src.removal import NotIndexed, RemovalError, remove_image
 from src.settings import Settings
-from src.store import Store, StoreUnavailable
+from src.store import Store, StoreFull, StoreUnavailable
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.thumbnails import thumbnail
@@ -78,7 +80,8 @@ class ErrorBody(BaseModel):
 
 
 ERROR_TEXTS = {400: "Malformed request", 404: "Not found", 415: "Not an image it can read",
-               422: "The request cannot be used; the message says why", 503: "The store or the model is unavailable"}
+               422: "The request cannot be used; the message says why", 503: "The store or the model is unavailable",
+               507: "No space left on the server's disk; nothing was half-written"}
 
 
 def api_errors(*statuses: int) -> dict:
@@ -184,6 +187,15 @@ class Backend:
         self.indexing = {"state": "running", "summary": None}
         threading.Thread(target=self._index, name="index", daemon=True).start()
 
+    def open_store(self) -> None:
+        """At start: take the store (and the embedded store's lock) now, not on the first request, and
+        finish what a killed process left half-done. A store that is down is retried on demand."""
+        try:
+            finish_interrupted(self.settings, self.store(), notify=log.warning)
+        except StoreUnavailable as exc:
+            self.forget_store()
+            log.error("%s", exc)
+
     def _index(self) -> None:
         try:
             self.load_model()
@@ -192,7 +204,9 @@ class Backend:
                                   progress=False, notify=log.info, reader=self.reader())
             self.indexing = {"state": "done", "summary": report.summary()}
             log.info("index: %s", report.summary())
-        except (StoreUnavailable, ModelUnavailable, FileNotFoundError, ValueError) as exc:
+        except (StoreUnavailable, ModelUnavailable, FileNotFoundError, ValueError, OSError) as exc:
+            if isinstance(exc, OSError) and is_disk_error(exc):
+                exc = disk_error(exc, "the index run")
             self.indexing = {"state": "failed", "summary": str(exc)}
             log.error("index: %s", exc)
 
@@ -210,6 +224,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        backend.open_store()
         # Load the model in the background: pages answer at once, the first search waits for it.
         threading.Thread(target=backend.load_model, name="load-model", daemon=True).start()
         if index_on_start:
@@ -357,7 +372,7 @@ def create_app(
         return api_results(form, run_search(form, parts=parts))
 
     @app.post("/api/images", summary="Add images: each is checked, saved into the dataset folder and indexed",
-              responses=api_errors(400, 422, 503))
+              responses=api_errors(400, 422, 503, 507))
     def api_add_images(request: Request, files: list[UploadFile]):
         outcomes = backend.add_images(_read_uploads(request, files))
         return {"outcomes": [asdict(o) for o in outcomes]}
@@ -408,6 +423,11 @@ def create_app(
             cached = thumbnail(source, backend.settings.cache_dir)
         except ImageError as exc:
             raise HTTPException(415, f"cannot make a thumbnail: {exc}") from None
+        except OSError as exc:  # a full or read-only cache folder: the grid shows the full image instead
+            if not is_disk_error(exc):
+                raise
+            log.warning("%s", disk_error(exc, "a thumbnail", backend.settings.cache_dir))
+            return FileResponse(source, headers={"Cache-Control": "no-store"})
         return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
     # -- /EDA: what is in the collection; src/eda.py computes, draws and caches it ---------------
@@ -650,11 +670,21 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     for error, status in ((QueryError, 422), (UploadError, 422), (StoreUnavailable, 503), (ModelUnavailable, 503)):
 
         async def known_error(request: Request, exc: Exception, status: int = status):
-            if isinstance(exc, StoreUnavailable):  # connect afresh on the next request
+            # Connect afresh on the next request; a store refusing a write for want of space still reads.
+            if isinstance(exc, StoreUnavailable) and not isinstance(exc, StoreFull):
                 request.app.state.backend.forget_store()
-            return render(request, status, str(exc))
+            return render(request, getattr(exc, "status", status), str(exc))
 
         app.add_exception_handler(error, known_error)
+
+    @app.exception_handler(OSError)
+    async def disk_trouble(request: Request, exc: OSError):
+        """A full disk (507) or a read-only folder (503) anywhere a request writes: one clear message."""
+        if not is_disk_error(exc):
+            return await unexpected(request, exc)
+        error = exc if isinstance(exc, DiskError) else disk_error(exc, "the request's data")
+        log.error("%s", error)
+        return render(request, error.status, str(error))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
