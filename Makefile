@@ -6,14 +6,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup ocr-deps browser-deps load-deps run index serve test bench dataset screenshots clean
+.PHONY: setup setup-dev ocr-deps browser-deps load-deps run index serve lint test test-fast bench evaluate-ads-sample ads-sample-report dataset screenshots clean
 
-$(VENV)/.installed: requirements.txt
+# The runtime set for `make run`; the development set (tests, linters, tools) for `make test`. The project
+# itself is installed editable, which gives the `adsearch` command beside `python main.py`.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
 
 # Debian packages: tesseract for OCR, Chromium for the browser tests, wrk for the load test; installed
 # once, when missing.
@@ -36,19 +44,47 @@ index: setup ocr-deps
 serve: setup
 	$(PY) main.py serve --host $(HOST) --port $(PORT)
 
-test: setup ocr-deps browser-deps load-deps
-	$(PY) -m pytest -q
+# ruff (style, imports, likely bugs), mypy (types), import-linter (the pipeline's imports run one way).
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+# Everything, lint first. A missing tesseract, Chromium or wrk fails its tests here instead of skipping them.
+test: setup-dev ocr-deps browser-deps load-deps lint
+	ADSEARCH_REQUIRE_TOOLS=1 $(PY) -m pytest -q
+
+# The loop while working: unit tests and the integration tests that need no browser, load, crash trials,
+# fuzzing or notebook (under 90 s).
+test-fast: setup-dev ocr-deps
+	$(PY) -m pytest -q -m "not slow"
 
 # Every speed benchmark in one run, printing ratios; results in benchmarks/results/bench.md (~15 min).
-bench: setup ocr-deps
+bench: setup-dev ocr-deps
 	$(PY) benchmarks/run_all.py
 
+# Search quality on the 60 labelled real ads in ../shared (read in place): index them into a scratch
+# store under .cache/ads-sample (its OCR cache makes reruns quick), then evaluate
+# evaluation/ads_sample.yaml. OCR_ENGINES=tesseract make evaluate-ads-sample measures one engine alone.
+ADS_SAMPLE ?= ../shared/ads-sample
+ADS_SCRATCH ?= .cache/ads-sample
+evaluate-ads-sample:
+	@if [ -d "$(ADS_SAMPLE)/images" ]; then $(MAKE) --no-print-directory ads-sample-report; else \
+		echo "skipped: no labelled real ads at $(ADS_SAMPLE)/images (set ADS_SAMPLE=DIR to where ads-sample is)"; fi
+
+ads-sample-report: setup ocr-deps
+	export DATASET_DIR="$(ADS_SAMPLE)/images" QDRANT_PATH="$(ADS_SCRATCH)/qdrant" TEXT_DIR="$(ADS_SCRATCH)/text" \
+		COLLECTION=ads_sample; \
+	$(PY) main.py index --no-progress && \
+	$(PY) -m evaluation --queries evaluation/ads_sample.yaml --labels "$(ADS_SAMPLE)/labels.csv" \
+		--out "$(ADS_SCRATCH)/report"
+
 # Regenerate the bundled sample images and labels (deterministic).
-dataset: setup
+dataset: setup-dev
 	$(PY) tools/make_dataset.py
 
 # README screenshots, taken in headless Chromium.
-screenshots: setup browser-deps
+screenshots: setup-dev browser-deps
 	$(PY) tools/screenshots.py
 
 clean:

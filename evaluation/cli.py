@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from src.cli import model_and_store_options, settings_from
+from src.cli_options import model_and_store_options, settings_from
 from src.search import MAX_K, MODES
 
 EXIT_FAILED = 1  # the store or the collection is not usable
@@ -37,11 +37,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from evaluation.report import terminal_table, write_report
     from evaluation.runner import EvaluationError, evaluate
     from src.embedding import ModelUnavailable
+    from src.runtime import configure
     from src.settings import SettingsError
     from src.store import StoreUnavailable
 
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    configure()
     modes = list(dict.fromkeys(m.strip().lower() for text in args.modes for m in text.split(",") if m.strip()))
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:

@@ -12,8 +12,8 @@ relevant items has no recall, AP, RR or nDCG, so it is left out of every mean.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
-from typing import Collection, Sequence
 
 RECALL_LEVELS = tuple(i / 10 for i in range(11))  # the standard 11-point interpolated curve: 0, 0.1, ... 1
 
@@ -85,7 +85,7 @@ def _ndcg(hits: list[bool], ideal_hits: int) -> float:
 def _interpolated_precision(hits: list[bool], relevant: int) -> tuple[float, ...]:
     """At each recall level, the best precision at any rank reaching that recall (0 if none does).
     Reaching recall i/10 means finding ceil(i * relevant / 10) items: whole numbers, no rounding."""
-    precision_at_found = []  # precision when the 1st, 2nd, ... relevant item is found
+    precision_at_found: list[float] = []  # precision when the 1st, 2nd, ... relevant item is found
     for rank, hit in enumerate(hits, start=1):
         if hit:
             precision_at_found.append((len(precision_at_found) + 1) / rank)

@@ -39,7 +39,7 @@ def plot_map_by_type(groups: dict[str, dict[str, tuple[int, Scores | None]]], pa
     width = 0.8 / max(1, len(groups))
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for number, (name, by_kind) in enumerate(groups.items()):
-        values = [by_kind[kind][1].ap if by_kind[kind][1] else 0.0 for kind in kinds]
+        values = [scores.ap if (scores := by_kind[kind][1]) else 0.0 for kind in kinds]
         axes.bar([i + number * width for i in range(len(kinds))], values, width, label=name)
     axes.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(kinds))],
                     [f"{kind}\n({next(iter(groups.values()))[kind][0]})" for kind in kinds])

@@ -1,4 +1,5 @@
-"""Command line: `index`, `serve` (`--index`: and index meanwhile), `run` (index, then serve), and `evaluate` (the evaluation package's CLI)."""
+"""Command line: `index`, `serve` (`--index`: and index meanwhile), `run` (index, then serve), and
+`evaluate` (the evaluation package's CLI)."""
 
 from __future__ import annotations
 
@@ -6,42 +7,21 @@ import argparse
 import logging
 import shutil
 import sys
+from pathlib import Path
 
+from src.cli_options import add_setting_flags, settings_from
+from src.runtime import configure
 from src.settings import Settings, SettingsError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 
 
-# The Settings fields that command-line flags may override (argparse dest = field name).
-SETTING_FLAGS = ("dataset_dir", "clip_model", "qdrant_path", "qdrant_url", "collection", "device", "precision",
-                 "batch_size", "ocr", "ocr_langs")
-
-
-def model_and_store_options() -> argparse.ArgumentParser:
-    """Flags naming the images, the model and the store; shared with `python -m evaluation`."""
-    options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--images", dest="dataset_dir", metavar="DIR", help="image folder (DATASET_DIR)")
-    options.add_argument("--model", dest="clip_model", help="CLIP model id or local folder (CLIP_MODEL)")
-    options.add_argument("--qdrant-path", help="embedded store folder (QDRANT_PATH)")
-    options.add_argument("--qdrant-url", help="Qdrant server URL; replaces the embedded store (QDRANT_URL)")
-    options.add_argument("--collection", help="collection name (COLLECTION)")
-    options.add_argument("--device", help="auto, cpu, cuda or mps (DEVICE)")
-    options.add_argument("--precision", help="auto, fp32, bf16 or int8 (PRECISION)")
-    return options
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, overridden by the flags given; raises SettingsError."""
-    return Settings.load(**{name: getattr(args, name, None) for name in SETTING_FLAGS})
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="Semantic search for advertisement images.")
-    common = argparse.ArgumentParser(add_help=False, parents=[model_and_store_options()])
-    common.add_argument("--batch-size", type=int, help="images per model batch (BATCH_SIZE)")
-    common.add_argument("--no-ocr", dest="ocr", action="store_const", const=False, help="skip reading text (OCR=off)")
-    common.add_argument("--ocr-langs", help="tesseract languages, e.g. eng+deu (OCR_LANGS)")
+    parser = argparse.ArgumentParser(prog=Path(sys.argv[0]).name,
+                                     description="Semantic search for advertisement images.")
+    common = argparse.ArgumentParser(add_help=False)
+    add_setting_flags(common)
     serving = argparse.ArgumentParser(add_help=False)
     serving.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serving.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -67,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return evaluate(argv[1:], prog="main.py evaluate")
     args = build_parser().parse_args(argv)
+    configure()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = settings_from(args)

@@ -31,11 +31,12 @@ def disk_error(exc: OSError, what: str, folder: Path | str | None = None) -> Dis
     """The user's message for a failed write: `what` is the thing being written ("the upload")."""
     if isinstance(exc, DiskError):
         return exc
+    code = exc.errno or 0
     where = Path(folder) if folder is not None else Path(exc.filename or ".")
     if exc.errno in NO_SPACE:
-        return DiskError(exc.errno, f"no space left on the disk holding {where}: {what} was not written; "
+        return DiskError(code, f"no space left on the disk holding {where}: {what} was not written; "
                                     "free some space and try again (nothing was half-written)")
-    return DiskError(exc.errno, f"{where} cannot be written ({exc.strerror}): {what} was not written; "
+    return DiskError(code, f"{where} cannot be written ({exc.strerror}): {what} was not written; "
                                 "make the folder writable and try again")
 
 

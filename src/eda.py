@@ -1,28 +1,21 @@
 """What is in the image collection: the numbers behind the /EDA page and EDA.ipynb.
 
 collect() reads the indexed points (payloads, and the image vectors when there are any) and the image
-files, decoded small, into an Overview; src/eda_figures.py draws it. page() adds the figures and keeps
-the result per state of the index, in memory and under CACHE_DIR/eda/, so only a changed index is
-computed again.
+files, decoded small, into an Overview; src/eda_figures.py draws it and src/eda_page.py keeps the page.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import re
-import threading
-import time
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from src.atomic import write_atomically
 from src.images import ImageError, decode_image, resolve_inside
 from src.settings import Settings
 from src.store import IMAGE_VECTOR, Store
@@ -85,18 +78,6 @@ class Overview:
     def tally(self, attribute: str) -> list[tuple[str, int]]:
         """(value, images) of an ImageStats field, most common first."""
         return _most_common(Counter(getattr(i, attribute) for i in self.images))
-
-
-@dataclass
-class EdaPage:
-    """What the /EDA page shows; plain JSON-able values, so it can be cached on disk."""
-
-    points: int
-    summary: dict = field(default_factory=dict)
-    figures: dict[str, str] = field(default_factory=dict)  # section -> inline SVG
-    duplicates: list[tuple[str, str, float]] = field(default_factory=list)
-    seconds: float = 0.0  # how long computing it took
-    source: str = "computed"  # or "memory" / "disk": where this answer came from
 
 
 # -- the numbers ---------------------------------------------------------------------------------
@@ -272,70 +253,6 @@ def read_label_column(folder: Path, column: str) -> dict[str, str]:
             return {row["file"]: row[column] for row in csv.DictReader(handle) if row.get("file") and row.get(column)}
     except (OSError, KeyError, csv.Error, UnicodeDecodeError):
         return {}
-
-
-# -- the page, cached ----------------------------------------------------------------------------
-_memory: dict[str, EdaPage] = {}  # fingerprint -> page; only the latest state is kept
-_lock = threading.Lock()  # one computation at a time: a second request waits and then hits the cache
-
-
-def page(settings: Settings, store: Store, refresh: bool = False) -> EdaPage:
-    """The /EDA page for the index as it is now: from memory, else from CACHE_DIR/eda/, else computed
-    (and drawn) afresh; refresh=True always computes. Raises StoreUnavailable."""
-    records = store.file_records() if store.count() else {}
-    if not records:
-        return EdaPage(points=0)
-    key = fingerprint(settings, store, records)
-    disk = Path(settings.cache_dir) / "eda" / f"{key}.json"
-    with _lock:
-        if not refresh and key in _memory:
-            return _replace_source(_memory[key], "memory")
-        if not refresh and (cached := _read(disk)) is not None:
-            _memory.clear()
-            _memory[key] = cached
-            return _replace_source(cached, "disk")
-        from src import eda_figures  # matplotlib only when something is drawn
-
-        started = time.perf_counter()
-        overview = collect(settings, store)
-        result = EdaPage(
-            points=overview.count,
-            summary=summary(overview),
-            figures=eda_figures.page_figures(overview),
-            duplicates=overview.duplicates[:24],
-        )
-        result.seconds = round(time.perf_counter() - started, 2)
-        for old in disk.parent.glob("*.json"):  # an older state's page is never shown again
-            old.unlink(missing_ok=True)
-        write_atomically(disk, json.dumps(asdict(result)).encode())
-        _memory.clear()
-        _memory[key] = result
-        return result
-
-
-def fingerprint(settings: Settings, store: Store, records: dict[str, dict]) -> str:
-    """Changes whenever what the page shows could: the points' files, content and OCR version (from
-    their payloads), the model, the labels, and this module's version."""
-    state = store.state()
-    labels = Path(settings.dataset_dir) / "labels.csv"
-    stamp = (labels.stat().st_size, labels.stat().st_mtime_ns) if labels.is_file() else None
-    described = json.dumps(
-        [EDA_VERSION, settings.collection, str(Path(settings.dataset_dir).resolve()), state.model, state.dim,
-         stamp, sorted(records.items())],
-        sort_keys=True, default=str,
-    )
-    return hashlib.sha256(described.encode()).hexdigest()[:32]
-
-
-def _read(path: Path) -> EdaPage | None:
-    try:
-        return EdaPage(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None  # missing or damaged: computed again
-
-
-def _replace_source(cached: EdaPage, source: str) -> EdaPage:
-    return EdaPage(**{**cached.__dict__, "source": source})
 
 
 # -- reading the files ---------------------------------------------------------------------------

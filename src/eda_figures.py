@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from functools import wraps
+from typing import Any
 from urllib.parse import quote
 
 import matplotlib
@@ -22,7 +23,7 @@ from src.eda import DUPLICATE_COSINE, Overview
 
 ACCENT, MUTED, LIGHT = "#2452c7", "#8a919c", "#dde1e6"
 MAP_THUMBS = 300  # at most this many thumbnails on the map; the other images are dots
-STYLE = {
+STYLE: dict[str, Any] = {
     "text.parse_math": False,  # "$5 off ... $10" in a label is money, not TeX
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -39,7 +40,7 @@ def _figure(draw):
 
     @wraps(draw)
     def styled(*args, **kwargs):
-        with matplotlib.rc_context(STYLE):
+        with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]  # its keys are a Literal of every rc name
             return draw(*args, **kwargs)
 
     return styled
@@ -180,7 +181,7 @@ def vector_map(o: Overview) -> Figure | None:
             picture = OffsetImage(o.thumbs[path], zoom=0.6)
             picture.get_children()[0].set_url(f"/view/{quote(path, safe='/')}")
             frame = AnnotationBbox(picture, (x, y), frameon=True, pad=0.1,
-                                   bboxprops={"edgecolor": colours.get(by_path.get(path), MUTED), "linewidth": 1.5})
+                                   bboxprops={"edgecolor": colours.get(by_path.get(path, ""), MUTED), "linewidth": 1.5})
             axes.add_artist(frame)
     axes.set(xlabel=f"first principal axis ({o.explained[0]:.0%} of the variance)",
              ylabel=f"second principal axis ({o.explained[1]:.0%})",

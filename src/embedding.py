@@ -6,9 +6,10 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -16,13 +17,6 @@ import numpy as np
 from src.precision import PROBE_TEXTS, Choice, choose, probe_images
 
 log = logging.getLogger(__name__)
-
-# OpenMP threads that wait for work sleep instead of spinning (unless the user says otherwise). OCR
-# workers and the web server share the cores with torch: with spinning threads indexing with OCR ran
-# at 5.2 images/s, with sleeping ones at 6.1, and the model alone ran as fast. Read when torch loads,
-# which is after this module is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 
 class ModelUnavailable(Exception):
     """The CLIP model could not be loaded; the message says why and what to do."""
@@ -32,13 +26,18 @@ class ModelUnavailable(Exception):
 # OpenMP team, and once two teams exist they spin against each other: on 2 cores a query encoding took
 # 12 ms from a web server's thread pool against 5.6 ms on one thread.
 _TORCH_THREAD = "adsearch-torch"
-_torch_thread = ThreadPoolExecutor(1, thread_name_prefix=_TORCH_THREAD)
+_torch_thread: ThreadPoolExecutor | None = None  # started on first use, not on import
+_torch_thread_lock = threading.Lock()
 
 
 def on_torch_thread(work, *args):
     """work(*args) on the process's torch thread; its result or its exception."""
+    global _torch_thread
     if threading.current_thread().name.startswith(_TORCH_THREAD):
         return work(*args)  # already there (a call from inside the thread's own work)
+    with _torch_thread_lock:
+        if _torch_thread is None:
+            _torch_thread = ThreadPoolExecutor(1, thread_name_prefix=_TORCH_THREAD)
     return _torch_thread.submit(work, *args).result()
 
 
@@ -57,22 +56,25 @@ def pick_device(requested: str) -> str:
 class ClipEmbedder:
     """Loads a CLIP model on first use and turns images and texts into L2-normalised float32 vectors."""
 
-    def __init__(self, model_id: str, device: str = "auto", precision: str = "auto"):
+    def __init__(self, model_id: str, device: str = "auto", precision: str = "auto",
+                 probe_dir: Path | None = None):
         self.model_id = model_id
+        self.probe_dir = probe_dir  # images to check a faster precision on (the folder being indexed)
         self.requested_device = device
         self.requested_precision = precision
         self.device: str | None = None
         self.precision: Choice | None = None  # what runs, and why (src/precision.py)
-        self._model = None
-        self._processor = None
+        # transformers' classes, typed loosely: their from_pretrained signatures defeat the type checker.
+        self._model: Any = None
+        self._processor: Any = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings) -> "ClipEmbedder":
-        return cls(settings.clip_model, settings.device, settings.precision)
+    def from_settings(cls, settings) -> ClipEmbedder:
+        return cls(settings.clip_model, settings.device, settings.precision, probe_dir=settings.dataset_dir)
 
     # -- loading -------------------------------------------------------------------------------
-    def load(self) -> "ClipEmbedder":
+    def load(self) -> ClipEmbedder:
         with self._lock:
             if self._model is None:
                 on_torch_thread(self._load)
@@ -91,7 +93,7 @@ class ClipEmbedder:
             device = pick_device(self.requested_device)
             source = _model_source(self.model_id)
             offline = _offline(source)
-            model = CLIPModel.from_pretrained(source, local_files_only=offline)
+            model: Any = CLIPModel.from_pretrained(source, local_files_only=offline)
             processor = CLIPProcessor.from_pretrained(source, local_files_only=offline)
             model.to(device).eval()
             torch.set_grad_enabled(False)
@@ -121,6 +123,7 @@ class ClipEmbedder:
         self.load()
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
+        assert self.precision is not None  # set by load()
         return on_torch_thread(self._image_vectors, self._model, self.precision.precision, images)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -154,7 +157,7 @@ class ClipEmbedder:
 
     def _probe(self, model, precision: str) -> np.ndarray:
         """Vectors of the probe images and texts, to compare a precision with fp32."""
-        images = probe_images()
+        images = probe_images(self.probe_dir)
         return np.concatenate([self._image_vectors(model, precision, images), self._text_vectors(model, PROBE_TEXTS)])
 
     @staticmethod

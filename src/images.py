@@ -12,9 +12,9 @@ from typing import BinaryIO
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
-# Pillow's own bomb check warns at 89 Mpx and fails at twice that; fail clearly at our limit instead.
+# Pillow's own bomb check warns at 89 Mpx and fails at twice that; we fail clearly at our limit instead
+# (src/runtime.configure turns Pillow's check off).
 MAX_PIXELS = 100_000_000
-Image.MAX_IMAGE_PIXELS = None
 
 
 class ImageError(Exception):

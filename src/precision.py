@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from src.settings import PRECISIONS
+
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
 MIN_COSINE = 0.99
-ROOT = Path(__file__).resolve().parent.parent
 PROBE_TEXTS = ["a cup of coffee", "50% off running shoes", "Starwise Telescopes: see galaxies from home"]
 
 
@@ -76,18 +77,25 @@ def choose(model, embed, device: str, requested: str) -> tuple[object, Choice]:
         worst = float(np.min(np.sum(embed(candidate, precision) * reference, axis=1)))
         if worst >= MIN_COSINE:
             return candidate, Choice(precision, worst, f"fastest faithful option (cosine >= {worst:.4f} to fp32)")
-        log.info("%s is not faithful for this model (cosine %.4f < %.2f); trying the next", precision, worst, MIN_COSINE)
+        log.info("%s is not faithful for this model (cosine %.4f < %.2f); trying the next",
+                 precision, worst, MIN_COSINE)
     return model, Choice("fp32", None, "no faster option is faithful on this CPU")
 
 
-def probe_images(count: int = 8) -> list:
-    """A few of the bundled ads (real layouts, text and photos), or plain gradients without them."""
+def probe_images(folder: Path | None, count: int = 8) -> list:
+    """A few of the ads being indexed (real layouts, text and photos), or plain gradients without them."""
     from PIL import Image
 
-    from src.images import decode_image
+    from src.images import ImageError, decode_image
 
-    files = sorted((ROOT / "dataset").rglob("*.jpg"))[:: 7][:count]
-    if files:
-        return [decode_image(path, min_side=224).image for path in files]
+    files = sorted(Path(folder).rglob("*.jpg"))[:: 7] if folder and Path(folder).is_dir() else []
+    images = []
+    for path in files[: count * 2]:  # a few spares: a file that does not decode is not a probe
+        try:
+            images.append(decode_image(path, min_side=224).image)
+        except (ImageError, OSError):
+            continue
+    if images:
+        return images[:count]
     ramp = np.linspace(0, 255, 224, dtype=np.uint8)
     return [Image.fromarray(np.dstack([np.roll(ramp, i * 20)[None, :].repeat(224, 0)] * 3)) for i in range(count)]

@@ -3,7 +3,7 @@ written but not moved into place, and removals whose files were renamed aside.""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from src import removal, uploads
 from src.settings import Settings

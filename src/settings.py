@@ -1,113 +1,119 @@
-"""All settings in one place: environment variables, overridden by CLI flags."""
+"""All settings in one place: one declaration each (type, default, environment name, flag, help).
+
+The environment name of a setting is its field name in upper case; `flag` is its command-line flag, or
+None where a flag would be wrong (a secret on the command line ends up in the shell's history) or not
+worth having. src/cli_options.py builds the flags from these declarations, and tests/unit/test_settings.py
+checks the README's settings tables against them.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 
+Precision = Literal["auto", "fp32", "bf16", "int8"]
+Quantization = Literal["none", "scalar", "binary"]
+EmbeddedEngine = Literal["edge", "qdrant-client"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
 
 class SettingsError(ValueError):
-    """A setting has a value the program cannot use."""
+    """A setting has a value the program cannot use; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    clip_model: str = DEFAULT_MODEL
-    dataset_dir: Path = Path("dataset")
-    qdrant_path: Path = Path("qdrant_data")
-    qdrant_url: str | None = None
-    # repr=False: the key must never reach a log line or a page.
-    qdrant_api_key: str | None = field(default=None, repr=False)
-    collection: str = "ads"
-    qdrant_timeout: int = 10  # seconds a Qdrant server may take to answer before it counts as down
-    # The engine of the embedded store: edge (Qdrant's own engine in-process, HNSW) or qdrant-client
-    # (its local mode: pure Python brute force, kept for tests of the server code path).
-    embedded_engine: str = "edge"
-    # Collection layout on a Qdrant server or cluster (the embedded store ignores them).
-    qdrant_shards: int = 1
-    qdrant_replicas: int = 1
-    qdrant_quantization: str = "none"  # none, scalar (int8, 4x smaller) or binary (32x smaller)
-    qdrant_on_disk: bool = False  # keep original vectors on disk, the quantized ones in RAM
-    device: str = "auto"
-    precision: str = "auto"  # fp32, bf16, int8, or auto: the fastest that stays faithful (src/precision.py)
-    batch_size: int = 32
-    collapse_cosine: float = 0.97  # results this similar to a better one fold into it (the page can turn it off)
-    cache_dir: Path = Path(".cache")
-    ocr: bool = True
-    ocr_langs: str = "eng"  # tesseract languages, e.g. "eng+deu"
-    text_dir: Path = Path("dataset_text")  # OCR cache: one .txt (and .json of word boxes) per image
+def setting(default: Any, help: str, flag: str | None, **bounds: Any) -> Any:
+    """A setting's declaration: its default, its help text, its flag (None: environment only)."""
+    return Field(default, description=help, json_schema_extra={"flag": flag}, **bounds)
 
-    # Environment variable for each field; the names are part of the README.
-    ENV_NAMES = {
-        "clip_model": "CLIP_MODEL",
-        "dataset_dir": "DATASET_DIR",
-        "qdrant_path": "QDRANT_PATH",
-        "qdrant_url": "QDRANT_URL",
-        "qdrant_api_key": "QDRANT_API_KEY",
-        "collection": "COLLECTION",
-        "qdrant_timeout": "QDRANT_TIMEOUT",
-        "embedded_engine": "EMBEDDED_ENGINE",
-        "qdrant_shards": "QDRANT_SHARDS",
-        "qdrant_replicas": "QDRANT_REPLICAS",
-        "qdrant_quantization": "QDRANT_QUANTIZATION",
-        "qdrant_on_disk": "QDRANT_ON_DISK",
-        "device": "DEVICE",
-        "precision": "PRECISION",
-        "batch_size": "BATCH_SIZE",
-        "collapse_cosine": "COLLAPSE_COSINE",
-        "cache_dir": "CACHE_DIR",
-        "ocr": "OCR",
-        "ocr_langs": "OCR_LANGS",
-        "text_dir": "TEXT_DIR",
-    }
+
+# Set while Settings.load reads a mapping given in place of os.environ (tests, tools).
+_READ_OS_ENVIRON: ContextVar[bool] = ContextVar("read_os_environ", default=True)
+
+PositiveInt = Annotated[int, Field(ge=1)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=False, env_ignore_empty=True, extra="forbid")
+
+    clip_model: str = setting(
+        DEFAULT_MODEL, "Hugging Face model id, or a local folder with a saved CLIP model and processor", "--model")
+    dataset_dir: Path = setting(Path("dataset"), "the image folder to index and serve", "--images")
+    qdrant_path: Path = setting(Path("qdrant_data"), "folder of the embedded Qdrant store", "--qdrant-path")
+    qdrant_url: str | None = setting(
+        None, "a Qdrant server (Docker or Cloud); when set, used instead of the embedded store", "--qdrant-url")
+    qdrant_api_key: SecretStr | None = setting(None, "API key for QDRANT_URL (never logged or shown)", None)
+    collection: str = setting("ads", "collection name", "--collection", min_length=1)
+    qdrant_timeout: PositiveInt = setting(
+        10, "seconds a Qdrant server may take to answer before it counts as down", None)
+    embedded_engine: EmbeddedEngine = setting(
+        "edge", "the embedded store's engine: edge (Qdrant Edge, Qdrant's own engine in-process, HNSW) or "
+        "qdrant-client (its local mode: pure Python, brute force)", None)
+    qdrant_shards: PositiveInt = setting(1, "shards of a server collection, spread over the cluster's nodes", None)
+    qdrant_replicas: PositiveInt = setting(1, "copies of each shard on a server or cluster", None)
+    qdrant_quantization: Quantization = setting(
+        "none", "quantized copies of the dense vectors on a server: scalar (int8) or binary", None)
+    qdrant_on_disk: bool = setting(False, "keep a server's original vectors on disk, the quantized ones in RAM", None)
+    device: str = setting("auto", "auto, cpu, cuda (or cuda:N) or mps; auto picks cuda, then mps, then cpu",
+                          "--device", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    precision: Precision = setting(
+        "auto", "fp32, bf16, int8, or auto: the fastest that stays faithful (src/precision.py)", "--precision")
+    batch_size: PositiveInt = setting(32, "images per model batch", "--batch-size")
+    collapse_cosine: Fraction = setting(
+        0.97, "results whose image vectors are this similar to a better result fold into it", None)
+    cache_dir: Path = setting(Path(".cache"), "thumbnail cache", None)
+    ocr: bool = setting(True, "read the text in the images while indexing", "--no-ocr")
+    ocr_langs: str = setting("eng", "tesseract languages, +-separated, e.g. eng+deu", "--ocr-langs",
+                             pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    text_dir: Path = setting(Path("dataset_text"), "OCR cache folder", None)
+    tesseract_cmd: str = setting("tesseract", "the tesseract binary, if it is not on PATH", None, min_length=1)
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
-        """Defaults, then environment variables, then explicit overrides (CLI flags)."""
-        environ = os.environ if environ is None else environ
-        values = {}
-        for f in fields(cls):
-            raw = environ.get(cls.ENV_NAMES[f.name], "").strip()
-            if raw:
-                values[f.name] = raw
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls._coerce(values)
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags, then the environment; no .env file or secrets folder is read behind the user's back.
+        return (init_settings, env_settings) if _READ_OS_ENVIRON.get() else (init_settings,)
 
     @classmethod
-    def _coerce(cls, values: dict) -> "Settings":
-        settings = cls()
-        converted = {}
-        for name, value in values.items():
-            default = getattr(settings, name)
-            if isinstance(default, Path):
-                converted[name] = Path(value)
-            elif name in ("batch_size", "qdrant_shards", "qdrant_replicas", "qdrant_timeout"):
-                converted[name] = _positive_int(cls.ENV_NAMES[name], value)
-            elif name == "collapse_cosine":
-                converted[name] = _fraction("COLLAPSE_COSINE", value)
-            elif name in ("ocr", "qdrant_on_disk"):
-                converted[name] = _switch(cls.ENV_NAMES[name], value)
-            else:
-                converted[name] = str(value)
-        settings = replace(settings, **converted)
-        if settings.qdrant_quantization not in ("none", "scalar", "binary"):
-            raise SettingsError(
-                f"QDRANT_QUANTIZATION must be none, scalar or binary, not {settings.qdrant_quantization!r}")
-        if settings.embedded_engine not in ("edge", "qdrant-client"):
-            raise SettingsError(f"EMBEDDED_ENGINE must be edge or qdrant-client, not {settings.embedded_engine!r}")
-        if settings.precision not in ("auto", "fp32", "bf16", "int8"):
-            raise SettingsError(f"PRECISION must be auto, fp32, bf16 or int8, not {settings.precision!r}")
-        if settings.device not in ("auto", "cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
-            raise SettingsError(f"DEVICE must be auto, cpu, cuda or mps, not {settings.device!r}")
-        return settings
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then the environment (os.environ, or the mapping given), then the flags given
+        (None means "not given"). Raises SettingsError with one line naming the variable."""
+        given = {name: value for name, value in overrides.items() if value is not None}
+        try:
+            if environ is None:
+                return cls(**given)  # pydantic-settings reads os.environ
+            names = {name.upper(): name for name in cls.model_fields}
+            from_env = {names[key.upper()]: value for key, value in environ.items()
+                        if key.upper() in names and str(value).strip()}
+            token = _READ_OS_ENVIRON.set(False)
+            try:
+                return cls(**{**from_env, **given})
+            finally:
+                _READ_OS_ENVIRON.reset(token)
+        except ValidationError as exc:
+            raise SettingsError(_first_problem(exc)) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed, checked like any other."""
+        return type(self).load(environ={}, **{**self.model_dump(), **changes})
 
     @property
     def uses_server(self) -> bool:
         return bool(self.qdrant_url)
+
+    @property
+    def api_key(self) -> str | None:
+        return self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
 
     def describe_store(self) -> str:
         """Where the vectors live, for messages and /healthz (never the API key)."""
@@ -117,32 +123,31 @@ class Settings:
         return f"embedded Qdrant ({engine}) at {self.qdrant_path}"
 
 
-def _fraction(name: str, value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number from 0 to 1, not {value!r}") from None
-    if not 0 <= number <= 1:
-        raise SettingsError(f"{name} must be from 0 to 1, not {number}")
-    return number
+def env_name(field: str) -> str:
+    return field.upper()
 
 
-def _switch(name: str, value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "on", "true", "yes"):
-        return True
-    if text in ("0", "off", "false", "no"):
-        return False
-    raise SettingsError(f"{name} must be on or off, not {value!r}")
-
-
-def _positive_int(name: str, value) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
-    if number < 1:
-        raise SettingsError(f"{name} must be at least 1, not {number}")
-    return number
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    if field not in Settings.model_fields:
+        return f"{env_name(field)} is not a setting"
+    value = error.get("input")
+    choices = get_args(Settings.model_fields[field].annotation)
+    if error["type"] == "literal_error" and choices:
+        reason = f"must be one of {', '.join(choices)}"
+    elif error["type"] == "bool_parsing":
+        reason = "must be on or off"
+    elif error["type"] in ("int_parsing", "int_from_float"):
+        reason = "must be a whole number"
+    elif error["type"] == "float_parsing":
+        reason = "must be a number"
+    elif error["type"] == "greater_than_equal":
+        reason = f"must be at least {error['ctx']['ge']}"
+    elif error["type"] == "less_than_equal":
+        reason = f"must be at most {error['ctx']['le']}"
+    elif error["type"] == "string_pattern_mismatch" and field == "device":
+        reason = "must be auto, cpu, cuda, cuda:N or mps"
+    else:
+        reason = error["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+    return f"{env_name(field)} {reason}, not {str(value)[:60]!r}"

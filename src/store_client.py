@@ -36,7 +36,7 @@ class ClientStore(Store):
         with self._errors("open"):
             if settings.uses_server:
                 self.client = QdrantClient(
-                    url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=settings.qdrant_timeout,
+                    url=settings.qdrant_url, api_key=settings.api_key, timeout=settings.qdrant_timeout,
                     check_compatibility=False,
                 )
             else:

@@ -22,7 +22,7 @@ import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path, PurePosixPath
 
@@ -232,7 +232,7 @@ def _ready_collection(store: Store, embedder: ClipEmbedder | None) -> None:
 # -- saving ------------------------------------------------------------------------------------------
 def _uploads_folder(dataset: Path) -> str:
     """This month's uploads folder, relative to the dataset folder."""
-    folder = f"{UPLOADS_FOLDER}/{datetime.now(timezone.utc):%Y-%m}"
+    folder = f"{UPLOADS_FOLDER}/{datetime.now(UTC):%Y-%m}"
     # `index` skips files that resolve outside the dataset folder: saving them there would be for nothing.
     if not (dataset / folder).resolve().is_relative_to(dataset.resolve()):
         raise UploadError(f"{dataset / folder} leads outside the image folder; uploads cannot be saved there")

@@ -12,14 +12,16 @@ go on as before.
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable
+from typing import Any
 
 IDLE_WAKE_SECONDS = 1.0  # how often the supervisor looks at the workers when nothing else wakes it
 STOP_SECONDS = 2.0  # a worker asked to stop gets this long before it is killed
@@ -60,7 +62,7 @@ class WorkerPool:
         self._size = max(1, workers)
         self._initializer, self._initargs = initializer, initargs
         self._timeout, self._retries = timeout, retries
-        self._context = multiprocessing.get_context(context)
+        self._context: Any = multiprocessing.get_context(context)
         self._queue: collections.deque[_Task] = collections.deque()
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
@@ -103,10 +105,8 @@ class WorkerPool:
         for worker in workers:
             if worker.task is not None:
                 _fail(worker.task, RuntimeError("the worker pool was shut down"))
-            try:
+            with contextlib.suppress(OSError):
                 worker.conn.send(None)
-            except OSError:
-                pass
         for worker in workers:
             worker.process.join(STOP_SECONDS)
             if worker.process.is_alive():
@@ -117,10 +117,8 @@ class WorkerPool:
         self._wake_writer.close()
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # shut down, or the buffer is full of wake-ups already
             self._wake_writer.send(b"x")
-        except OSError:
-            pass  # shut down, or the buffer is full of wake-ups already
 
     # -- the supervisor ------------------------------------------------------------------------
     def _supervise(self) -> None:
@@ -193,8 +191,8 @@ class WorkerPool:
         self._workers.remove(worker)
         worker.conn.close()
         self.replaced += 1
-        task = worker.task
-        if task is not None:
+        if worker.task is not None:
+            task = worker.task
             task.attempts += 1
             if task.attempts <= self._retries:
                 self._queue.appendleft(task)  # first in line for the fresh worker

@@ -30,10 +30,10 @@ import math
 import random
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 import numpy as np
@@ -187,7 +187,7 @@ TEXT_FREE = (("coffee", "coffee"), ("cat", "petfood"), ("rocket", "space"),
 # --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def font(name: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_DIR / FONT_FILES[name]), size)
 
@@ -305,7 +305,7 @@ def horse_scene() -> Image.Image:
     return scene
 
 
-@lru_cache(maxsize=None)
+@cache
 def sample_photo(key: str) -> Image.Image:
     """A bundled skimage sample as RGB; greys get a colour fitting the ad."""
     if key == "coins":

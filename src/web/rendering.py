@@ -1,0 +1,79 @@
+"""The templates and the responses built from them: the search page (whole, its results, or more
+cards), the API's result JSON, the /EDA page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from fastapi.templating import Jinja2Templates
+
+from src.embedding import ModelUnavailable
+from src.search import DEFAULT_K, MODES, QueryError, SearchResult
+from src.store import StoreUnavailable
+from src.web.backend import Backend
+from src.web.forms import K_CHOICES, SearchForm
+from src.web.services import images_usable, run_search, text_only_reason
+
+ROOT = Path(__file__).resolve().parents[2]
+templates = Jinja2Templates(directory=ROOT / "templates")
+templates.env.filters["path_url"] = lambda path: quote(path, safe="/")
+
+
+def is_partial(request: Request) -> bool:
+    """An HTMX request for a fragment (a history restore wants the whole page)."""
+    return bool(request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"))
+
+
+def search_page(request: Request, backend: Backend, form: SearchForm, image: bytes | None = None):
+    """The search page, its results alone (HTMX), or just the next cards (load more)."""
+    images_ok = images_usable(backend)
+    context = {"f": form, "k_choices": K_CHOICES, "modes": MODES, "results": [], "error": None,
+               "searched": form.searched or bool(image), "images_ok": images_ok}
+    status = 200
+    try:
+        context["results"] = run_search(backend, form, image, images_ok=images_ok)
+    except QueryError as exc:
+        status, context["error"] = 422, str(exc)
+    except StoreUnavailable as exc:
+        backend.forget_store()
+        status, context["error"] = 503, str(exc)
+    except ModelUnavailable as exc:
+        status, context["error"] = 503, str(exc)
+    k = form.k_value() if status == 200 else DEFAULT_K
+    if len(context["results"]) == k and not image:
+        context["more_url"] = "/index?" + form.query_string(offset=form.offset_value() + k)
+    if request.headers.get("X-Results") == "more":  # "load more": just the next cards
+        return templates.TemplateResponse(request, "_cards.html", context, status_code=status)
+    partial = is_partial(request)
+    if not partial:
+        context["model_error"] = backend.model_error or text_only_reason(backend)
+        context["points"] = backend.read(lambda store: store.count(), None)
+        context["categories"] = backend.read(lambda store: store.facet("category"), [])
+    return templates.TemplateResponse(
+        request, "_results.html" if partial else "index.html", context, status_code=status
+    )
+
+
+def api_results(form: SearchForm, results: list[SearchResult]) -> JSONResponse:
+    # Plain JSON types already: a JSONResponse skips FastAPI's generic encoder, and vars() the deep
+    # copy of asdict(), which together took a third of a cached query's time.
+    return JSONResponse({
+        "query": form.q,
+        "k": form.k_value(),
+        "offset": form.offset_value(),
+        "mode": form.mode,
+        "filters": {"category": form.category or None, "has_text": bool(form.has_text)},
+        "results": [
+            vars(r) | {"image_url": f"/images/{quote(r.path)}", "thumbnail_url": f"/thumbs/{quote(r.path)}",
+                       "view_url": f"/view/{quote(r.path)}"}
+            for r in results
+        ],
+    })
+
+
+def eda_page(request: Request, backend: Backend, refresh: bool, partial: bool):
+    page = backend.eda_pages.page(backend.settings, backend.store(), refresh=refresh)
+    return templates.TemplateResponse(request, "eda.html", {"p": page, "s": page.summary, "partial": partial})

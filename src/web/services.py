@@ -1,0 +1,125 @@
+"""What the routes ask of the layers below: the one search call behind the page and the API, an image's
+look-alikes, removal, files inside the dataset folder. Each raises the errors the handlers render."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+
+from src.images import ImageError, decode_image, resolve_inside
+from src.removal import NotIndexed, Removal, RemovalError, remove_image
+from src.search import Part, QueryError, SearchResult, clean_query, matching_words
+from src.settings import Settings
+from src.text_cache import TextCache
+from src.web.backend import Backend
+from src.web.forms import QueryPartIn, SearchForm, point_id
+
+NEIGHBOURS = 6  # look-alikes on the result view
+
+
+def run_search(
+    backend: Backend, form: SearchForm, image: bytes | None = None, parts: list[Part] = (),
+    images_ok: bool | None = None,
+) -> list[SearchResult]:
+    """The one search call behind the page and the API; raises the errors both render.
+    images_ok: whether picture search works, when the caller already knows (one store look-up)."""
+    if not backend.embedder.loaded and not backend.model_error:
+        backend.load_model()  # waits for the start-up load, so the first search knows how it went
+    # Without a model, or with a collection indexed without one, the words of the ads still match.
+    words_only = not (images_usable(backend, strict=True) if images_ok is None else images_ok)
+    parts = form.parts() + list(parts) + ([Part(vector=image_query_vector(backend, image))] if image else [])
+    return backend.searcher().search(
+        form.q, form.k_value(), form.mode, where=form.where(), words_only=words_only, parts=parts,
+        offset=form.offset_value(), min_score=form.min_score_value(),
+        collapse=None if form.show_duplicates or words_only else backend.settings.collapse_cosine,
+    )
+
+
+def query_part(backend: Backend, part: QueryPartIn) -> Part:
+    """One part of a combined query as the searcher takes it."""
+    given = [name for name in ("text", "like", "image") if getattr(part, name)]
+    if len(given) != 1:
+        raise QueryError("each part needs exactly one of text, like or image")
+    if part.text:
+        return Part(text=clean_query(part.text), weight=part.weight)
+    if part.like:
+        return Part(point_id=point_id(part.like), weight=part.weight)
+    try:
+        data = base64.b64decode(part.image, validate=True)
+    except (binascii.Error, ValueError):
+        raise QueryError("image must be a base64-encoded image file") from None
+    return Part(vector=image_query_vector(backend, data), weight=part.weight)
+
+
+def image_query_vector(backend: Backend, data: bytes) -> tuple[float, ...]:
+    """An uploaded query image as a CLIP vector; it is not stored."""
+    if backend.model_error:
+        raise QueryError("searching by image needs the image model, which is not loaded")
+    try:
+        decoded = decode_image(io.BytesIO(data), min_side=backend.embedder.input_size)
+    except ImageError as exc:
+        raise QueryError(f"the query image cannot be used: {exc}") from None
+    return tuple(backend.embedder.embed_images([decoded.image])[0].tolist())
+
+
+def images_usable(backend: Backend, strict: bool = False) -> bool:
+    """Whether searching by picture works now: a model, and image vectors in the collection.
+    An unreachable store counts as no, or (strict) raises StoreUnavailable."""
+    if backend.model_error:
+        return False
+    if strict:
+        return backend.store().state().has_images
+    return backend.read(lambda store: store.state().has_images, False)
+
+
+def text_only_reason(backend: Backend) -> str | None:
+    state = backend.read(lambda store: store.state(), None)
+    if state is not None and state.exists and not state.has_images:
+        return "the collection was indexed without an image model; run index again with CLIP_MODEL set."
+    return None
+
+
+def indexed(backend: Backend, path: str):
+    """The point showing path, or a 404."""
+    hit = backend.store().by_path(path)
+    if hit is None:
+        raise HTTPException(404, "this image is not in the index (run index)")
+    return hit
+
+
+def neighbours(backend: Backend, point_id: str, count: int = NEIGHBOURS) -> list[SearchResult]:
+    """The images that look most like this one (none without image vectors)."""
+    if backend.model_error or not backend.store().state().has_images:
+        return []
+    found = backend.searcher().search(None, k=count + 1, mode="image", parts=[Part(point_id=point_id)])
+    return [r for r in found if r.id != point_id][:count]
+
+
+def remove(backend: Backend, path: str, delete_files: bool) -> Removal:
+    try:
+        return remove_image(backend.settings, backend.store(), path, delete_files)
+    except NotIndexed:
+        raise HTTPException(404, "this image is not in the index") from None
+    except RemovalError as exc:  # a read-only image folder: nothing was changed
+        raise HTTPException(503, exc.strerror) from None
+
+
+def dataset_file(settings: Settings, path: str) -> Path:
+    resolved = resolve_inside(settings.dataset_dir, path)
+    if resolved is None:
+        raise HTTPException(404, "no such image")
+    return resolved
+
+
+def image_view(backend: Backend, path: str, q: str) -> dict:
+    """One indexed image for its page: its payload, the query's words marked in its text, look-alikes."""
+    dataset_file(backend.settings, path)
+    hit = indexed(backend, path)
+    cached = TextCache(backend.settings.text_dir, backend.settings.ocr_langs).get(path, hit.payload.get("sha256", ""))
+    marks = matching_words(cached.words, q) if cached and q else []
+    return {"path": path, "q": q, "p": hit.payload, "id": hit.id, "marks": marks,
+            "neighbours": neighbours(backend, hit.id)}

@@ -1,0 +1,84 @@
+"""Helpers the tests share: the repository's root, pictures and ads made on the fly, free ports."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parent.parent
+# The real-ads development set beside the repository (read in place, never copied in).
+SHARED_SAMPLE = ROOT.parent / "shared" / "ads-sample"
+
+# The system tools some tests drive, with the Debian package that brings each (`make test` installs them).
+TOOLS = {"tesseract": "tesseract-ocr", "chromium": "chromium", "wrk": "wrk"}
+# `make test` sets this: there a missing tool fails its tests instead of skipping them.
+REQUIRE_TOOLS = os.environ.get("ADSEARCH_REQUIRE_TOOLS") == "1"
+MISSING_TOOLS: set[str] = set()
+
+
+def require_tool(tool: str) -> None:
+    """Skip the test (fail it under `make test`) when a system tool it drives is missing."""
+    if shutil.which(tool) is None:
+        MISSING_TOOLS.add(tool)
+        message = f"{tool} is not installed (Debian: apt-get install {TOOLS[tool]}; `make test` installs it)"
+        if REQUIRE_TOOLS:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def closed_port() -> int:
+    """A port nothing listens on (yet): for a test's own server, or a store that is down."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_image(path: Path, seed: int, size=(160, 120), fmt: str | None = None) -> Path:
+    """A distinct picture per seed: coloured rectangles and ellipses on a coloured ground."""
+    rng = random.Random(seed)
+    colour = lambda: tuple(rng.randrange(256) for _ in range(3))  # noqa: E731
+    image = Image.new("RGB", size, colour())
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = rng.randrange(size[0]), rng.randrange(size[1])
+        box = (x0, y0, x0 + rng.randrange(10, size[0]), y0 + rng.randrange(10, size[1]))
+        (draw.rectangle if rng.random() < 0.5 else draw.ellipse)(box, fill=colour())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, fmt)
+    return path
+
+
+AD_WORDS = ["SALE", "COFFEE", "PHONES", "TRAVEL", "SHOES", "BANK", "PIZZA", "SUMMER", "AUDI", "FRESH"]
+
+
+def make_ad(path: Path, seed: int) -> Path:
+    """A picture with two words on a light band, so OCR has something to read."""
+    make_image(path, seed, size=(480, 320))
+    image = Image.open(path).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 200, 480, 300), fill=(255, 255, 255))
+    draw.text((20, 215), f"{AD_WORDS[seed % 10]} {AD_WORDS[(seed * 3) % 10]}", fill=(0, 0, 0),
+              font=ImageFont.load_default(size=56))
+    image.save(path)
+    return path
+
+
+def wait_until_up(url: str, process, seconds: float = 60) -> None:
+    """Until the app at url answers /healthz (a test's own server subprocess)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert process.poll() is None, "the server exited while starting"
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
