@@ -22,7 +22,7 @@ from src.embedding import ClipEmbedder  # noqa: E402
 from src.images import decode_image, file_sha256, find_images  # noqa: E402
 from src.indexing import index_folder  # noqa: E402
 from src.settings import Settings  # noqa: E402
-from src.store import Store  # noqa: E402
+from src.store import open_store  # noqa: E402
 from src.text_cache import TextCache  # noqa: E402
 from src.text_reading import TextReader  # noqa: E402
 from tools.random_clip import given_or_full_size  # noqa: E402
@@ -54,7 +54,7 @@ def main() -> None:
     settings = Settings.load(environ={}, qdrant_path=work / "qdrant", text_dir=work / "text")
     reader = TextReader(TextCache(settings.text_dir, settings.ocr_langs)) if args.ocr else None
     try:
-        with Store(settings) as store:
+        with open_store(settings) as store:
             report = index_folder(args.images, embedder, store, args.batch, progress=False, reader=reader)
     finally:
         if reader:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from src.embedding import ClipEmbedder  # noqa: E402
 from src.search import DEFAULT_K, MAX_K  # noqa: E402
 from src.settings import Settings  # noqa: E402
-from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Point, Store  # noqa: E402
+from src.store import IMAGE_VECTOR, Point, SparseVector, Store, Vectors, open_store  # noqa: E402
 from src.terms import document_vector, query_vector  # noqa: E402
 from tools.random_clip import given_or_full_size  # noqa: E402
 
@@ -72,9 +72,9 @@ def synthetic_points(size: int, seed: int = 0):
         for i in range(count):
             number = start + i
             text = " ".join(words(rng, int(rng.integers(5, 30)))) if rng.random() < 0.8 else ""
-            named = {IMAGE_VECTOR: vectors[i].tolist()}
+            named = Vectors(image=vectors[i].tolist())
             if text:
-                named |= {TEXT_VECTOR: vectors[count + i].tolist(), BM25_VECTOR: document_vector(text)}
+                named |= Vectors(text=vectors[count + i].tolist(), bm25=SparseVector(*document_vector(text)))
             category = f"c{number % CATEGORIES}"
             payload = {"path": f"{category}/{number:06d}.jpg", "folder": category, "category": category,
                        "text": text, "has_text": bool(text), "width": 800, "height": 600}
@@ -97,14 +97,14 @@ def store_queries(store: Store, queries: list[tuple[str, list[float]]]) -> list[
     """Seconds per hybrid query (image + text + BM25 channels fused), the text already encoded."""
     return [
         timed(lambda v=vector, q=text: store.search(
-            {IMAGE_VECTOR: v, TEXT_VECTOR: v} | {BM25_VECTOR: query_vector(q)}, limit=PAGE_LIMIT, with_vectors=True))
+            Vectors(image=v, text=v, bm25=SparseVector(*query_vector(q))), limit=PAGE_LIMIT, with_vectors=True))
         for text, vector in queries
     ]
 
 
 def load_and_build(settings: Settings, size: int, model: str, queries) -> dict:
     figures = {}
-    with Store(settings) as store:
+    with open_store(settings) as store:
         store.create(model, DIM)
         batches = list(synthetic_points(size))  # made beforehand: the load measures the store alone
         figures["load_s"] = sum(timed(lambda b=batch: store.upsert(b)) for batch in batches)
@@ -134,7 +134,7 @@ def image_recall(store: Store, count: int = 50) -> float:
 
     found = []
     for vector in clustered_unit_vectors(np.random.default_rng(7), count).tolist():
-        approximate = {h.id for h in store.search({IMAGE_VECTOR: vector}, limit=PAGE_LIMIT)}
+        approximate = {h.id for h in store.search(Vectors(image=vector), limit=PAGE_LIMIT)}
         exact = {str(p.id) for p in store._shard.query(edge.QueryRequest(  # the engine itself, exhaustive
             limit=PAGE_LIMIT, query=edge.Query.Nearest(vector, using=IMAGE_VECTOR),
             params=edge.SearchParams(exact=True)))}
@@ -217,7 +217,7 @@ def main() -> None:
     for size in [int(s) for s in args.client_sizes.split(",") if s]:
         settings = Settings.load(environ={}, qdrant_path=work / f"client-{size}", collection="bench",
                                  embedded_engine="qdrant-client")
-        with Store(settings) as store:
+        with open_store(settings) as store:
             store.create(model, DIM)
             load = sum(timed(lambda b=batch: store.upsert(b)) for batch in list(synthetic_points(size)))
             figures = {"size": size, "engine": "qdrant-client local", "load_s": load,

@@ -15,7 +15,7 @@ from evaluation.queries import QUERY_TYPES, Query
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.search import MAX_K, MODES, Searcher
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 
 DEPTH = MAX_K
 WORDS_ONLY = "text (words only)"
@@ -91,7 +91,7 @@ def evaluate(
 ) -> Evaluation:
     if not 1 <= k <= MAX_K:
         raise EvaluationError(f"k must be between 1 and {MAX_K}, not {k}")
-    with Store(settings) as store:
+    with open_store(settings) as store:
         state, points = store.state(), store.count()
         if not state.exists or points == 0:
             raise EvaluationError(

@@ -66,11 +66,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_index(settings: Settings, progress: bool = True) -> int:
     from src import ocr
-    from src.embedding import ModelUnavailable
     from src.disk import DiskError
+    from src.embedding import ModelUnavailable
     from src.indexing import index_folder
     from src.recovery import finish_interrupted
-    from src.store import Store, StoreUnavailable
+    from src.store import StoreUnavailable, open_store
     from src.text_cache import TextCache
     from src.text_reading import TextReader
 
@@ -82,7 +82,7 @@ def run_index(settings: Settings, progress: bool = True) -> int:
               "indexing pictures without their text", file=sys.stderr)
         reader = None
     try:
-        with Store(settings) as store:
+        with open_store(settings) as store:
             store.state()  # a store that is down is known at once, not after loading the model
             finish_interrupted(settings, store)
             embedder = _load_model_or_none(settings, reader)

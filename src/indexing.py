@@ -24,7 +24,7 @@ from tqdm import tqdm
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import DecodedImage, ImageError, ImageFile, decode_image, file_sha256, find_images
 from src.ocr import OcrError
-from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Point, Store
+from src.store import Point, SparseVector, Store, Vectors
 from src.terms import document_vector
 from src.text_reading import Pending, TextReader
 
@@ -200,9 +200,9 @@ class ContentWriter:
 
     def _points(self, decoded: list[tuple[str, DecodedImage]]) -> list[Point]:
         if self.embedder:
-            images = [{IMAGE_VECTOR: v.tolist()} for v in self.embedder.embed_images([d.image for _, d in decoded])]
+            images = [Vectors(image=v.tolist()) for v in self.embedder.embed_images([d.image for _, d in decoded])]
         else:
-            images = [{} for _ in decoded]
+            images = [Vectors() for _ in decoded]
         texts = self.text_of([pid for pid, _ in decoded])
         return [
             Point(
@@ -215,7 +215,7 @@ class ContentWriter:
             for (pid, image), vectors in zip(decoded, images)
         ]
 
-    def text_of(self, pids: list[str]) -> dict[str, tuple[dict, dict]]:
+    def text_of(self, pids: list[str]) -> dict[str, tuple[Vectors, dict]]:
         """pid -> (text vectors, text payload): the OCR text as vectors (BM25 terms, and CLIP's text tower
         when there is a model) and payload.
 
@@ -239,11 +239,12 @@ class ContentWriter:
                 "ocr": self.reader.version if self.reader is not None and error is None else None,
             }
         with_text = [pid for pid in pids if texts[pid]]
-        vectors = {pid: {BM25_VECTOR: document_vector(texts[pid])} if texts[pid] else {} for pid in pids}
+        words = {pid: SparseVector(*document_vector(texts[pid])) for pid in with_text}
+        dense: dict[str, list[float]] = {}
         if self.embedder and with_text:
-            for pid, dense in zip(with_text, self.embedder.embed_texts([texts[pid] for pid in with_text])):
-                vectors[pid][TEXT_VECTOR] = dense.tolist()
-        return {pid: (vectors[pid], payloads[pid]) for pid in pids}
+            encoded = self.embedder.embed_texts([texts[pid] for pid in with_text])
+            dense = {pid: vector.tolist() for pid, vector in zip(with_text, encoded)}
+        return {pid: (Vectors(text=dense.get(pid), bm25=words.get(pid)), payloads[pid]) for pid in pids}
 
 
 def read_categories(folder: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from src.embedding import ClipEmbedder
-from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Store
+from src.store import SparseVector, Store, Vectors
 from src.terms import query_vector, terms
 
 MAX_QUERY_CHARS = 300
@@ -184,17 +184,14 @@ class Searcher:
             for rank, (hit, similar) in enumerate(grouped, start=1)
         ]
 
-    def _channels(self, parts: Sequence[Part], words: str, mode: str) -> dict:
+    def _channels(self, parts: Sequence[Part], words: str, mode: str) -> Vectors:
         """The query vectors for each channel of the mode: the parts' weighted sum of CLIP vectors serves
         both dense channels (one text encoding a query); BM25 takes the positive words."""
         vector = self._combined_vector(parts)
-        channels = {}
-        if mode in ("image", "hybrid"):
-            channels[IMAGE_VECTOR] = vector
+        image = vector if mode in ("image", "hybrid") else None
         if mode in ("text", "hybrid") and words:
-            channels[TEXT_VECTOR] = vector
-            channels |= self._words(words)
-        return channels
+            return Vectors(image=image, text=vector) | self._words(words)
+        return Vectors(image=image)
 
     def _combined_vector(self, parts: Sequence[Part]) -> list[float]:
         total = None
@@ -212,9 +209,9 @@ class Searcher:
         return (total / norm).tolist()
 
     @staticmethod
-    def _words(query: str) -> dict:
-        words = query_vector(query)
-        return {BM25_VECTOR: words} if words[0] else {}
+    def _words(query: str) -> Vectors:
+        words = SparseVector(*query_vector(query))
+        return Vectors(bm25=words) if words.indices else Vectors()
 
     def _text_vector(self, query: str) -> list[float]:
         """Text vectors of recent queries are kept: a repeated query skips the text encoder."""

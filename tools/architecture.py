@@ -31,7 +31,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("search", ["src.search"]),
     ("reading and embedding", ["src.text_reading", "src.text_cache", "src.ocr", "src.embedding",
                                "src.precision", "src.terms", "src.thumbnails"]),
-    ("store", ["src.store", "src.store_client", "src.store_edge"]),
+    ("store", ["src.store"]),
     ("files", ["src.images", "src.atomic"]),
     ("foundations", ["src.settings", "src.runtime", "src.disk", "src.worker_pool"]),
 ]

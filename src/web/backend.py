@@ -16,7 +16,7 @@ from src.indexing import index_folder
 from src.recovery import finish_interrupted
 from src.search import Searcher
 from src.settings import Settings
-from src.store import Store, StoreUnavailable
+from src.store import Store, StoreUnavailable, open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.uploads import UploadOutcome, add_images
@@ -50,7 +50,7 @@ class Backend:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store(self.settings)
+                self._store = open_store(self.settings)
             return self._store
 
     def searcher(self) -> Searcher:

@@ -25,7 +25,7 @@ from PIL import Image
 
 from src.images import decode_image, file_sha256
 from src.indexing import index_folder, point_id
-from src.store import Store
+from src.store import Vectors, open_store
 from src.uploads import add_images
 from src.web import create_app
 
@@ -114,13 +114,13 @@ def image_vector(embedder, data: bytes) -> np.ndarray:
 
 # -- the index step ------------------------------------------------------------------------------------
 def run(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         return index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=False)
 
 
 def snapshot(settings) -> dict[str, dict]:
     """id -> payload of every point."""
-    with Store(settings) as store:
+    with open_store(settings) as store:
         return {pid: payload for pid, payload, _ in store.points()}
 
 
@@ -223,9 +223,9 @@ def test_odd_images_are_indexed_upright_and_find_themselves_and_nothing_is_lost(
         assert pid == point_id(file_sha256(settings.dataset_dir / odd_path(name)))
         assert (after[pid]["width"], after[pid]["height"], after[pid]["format"]) == (width, height, fmt), name
 
-    with Store(settings) as store:
+    with open_store(settings) as store:
         for name, (data, _) in odd.items():
-            hits = store.search({"image": image_vector(embedder, data).tolist()}, limit=2)
+            hits = store.search(Vectors(image=image_vector(embedder, data).tolist()), limit=2)
             found = {h.payload["path"] for h in hits} if name in TWINS else {hits[0].payload["path"]}
             assert found == ({odd_path(n) for n in TWINS} if name in TWINS else {odd_path(name)}), name
             assert hits[0].score > 0.99, name
@@ -297,7 +297,7 @@ def upload_set(tmp_path, bomb) -> tuple[list[tuple[str, bytes]], dict]:
 
 def test_uploads_of_bad_files_are_rejected_with_reasons_and_odd_ones_added(settings, embedder, tmp_path, bomb):
     files, odd = upload_set(tmp_path, bomb)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=False)
         before = {pid: payload for pid, payload, _ in store.points()}
         outcomes = add_images(files, settings, embedder, store, None)
@@ -310,7 +310,7 @@ def test_uploads_of_bad_files_are_rejected_with_reasons_and_odd_ones_added(setti
             payload = after[added[name].point_id]
             assert (payload["path"], payload["width"], payload["height"], payload["format"]) == (
                 added[name].path, width, height, fmt), name
-            hits = store.search({"image": image_vector(embedder, data).tolist()}, limit=2)
+            hits = store.search(Vectors(image=image_vector(embedder, data).tolist()), limit=2)
             assert added[name].point_id in {h.id for h in hits[: 2 if name in TWINS else 1]}, name
         twins = [store.vector(added[name].point_id) for name in TWINS]
         assert np.allclose(*twins, atol=1e-5)
@@ -321,7 +321,7 @@ def test_uploads_of_bad_files_are_rejected_with_reasons_and_odd_ones_added(setti
 
 
 def test_an_upload_bomb_is_refused_from_its_header_quickly_and_without_memory(settings, embedder, tmp_path, bomb):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
         started = time.perf_counter()
         [outcome] = add_images([("bomb.png", bomb)], settings, embedder, store, None)
@@ -335,7 +335,7 @@ def test_an_upload_bomb_is_refused_from_its_header_quickly_and_without_memory(se
 
 @pytest.fixture
 def client(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=False)
     settings = settings.replace(ocr=False)
     with TestClient(create_app(settings, embedder)) as client:

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import ROOT, wait_until_up
 
 from src.indexing import index_folder
-from src.store import Store
+from src.store import open_store
 from tests.helpers import closed_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
 @pytest.fixture
 def server(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     port = closed_port()
     env = os.environ | {"CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),

@@ -9,10 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT, make_ad
 
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 
 TRIALS = 4
 
@@ -49,7 +51,7 @@ def texts_read(text_dir: Path) -> int:
 
 def snapshot(settings: Settings, text_dir) -> tuple[dict, dict]:
     """(id -> payload of every point, OCR cache file -> content): what two equal runs must share."""
-    with Store(settings) as store:
+    with open_store(settings) as store:
         points = {pid: payload for pid, payload, _ in store.points()}
         assert set(store.file_records()) == set(points) and store.count() == len(points)
     cache = {str(f.relative_to(text_dir)): f.read_bytes() for f in sorted(text_dir.rglob("*")) if f.is_file()}
@@ -89,7 +91,7 @@ def test_runs_killed_at_random_moments_end_like_one_clean_run(settings, tmp_path
         process.send_signal(signal.SIGKILL)
         process.wait()
         orphans |= workers
-        with Store(settings) as store:
+        with open_store(settings) as store:
             trials.append((read, store.count()))
     time.sleep(2)
     assert not alive(orphans), "OCR workers outlived their killed index run"

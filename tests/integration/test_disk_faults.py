@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
-from src.store import Store, StoreFull
+from src.store import StoreFull, open_store
 from src.web import create_app
 from tests.helpers import ROOT, make_ad, make_image
 from tests.mounts import fill, read_only, small_disk
@@ -29,7 +29,7 @@ def searches_work(client) -> bool:
 def test_a_full_store_disk_refuses_the_write_with_507_and_searches_go_on(settings, embedder, tmp_path):
     with small_disk(tmp_path / "disk", 400) as disk:
         settings = settings.model_copy(update={"qdrant_path": disk / "qdrant", "ocr": False})
-        with Store(settings) as store:
+        with open_store(settings) as store:
             index_folder(settings.dataset_dir, embedder, store, progress=False)
         before = files_in(settings.dataset_dir)
         with TestClient(create_app(settings, embedder)) as client:
@@ -43,15 +43,15 @@ def test_a_full_store_disk_refuses_the_write_with_507_and_searches_go_on(setting
             assert searches_work(client)
             assert client.get("/healthz").status_code == 200
         with pytest.raises(StoreFull, match="open the store"):  # a clear refusal, not a SIGBUS
-            Store(settings)
+            open_store(settings)
         (disk / ".filler").unlink()
-        with Store(settings) as store:  # the store is intact once space is freed
+        with open_store(settings) as store:  # the store is intact once space is freed
             assert store.count() == 8
 
 
 def test_the_store_refuses_before_the_engine_could_fault(settings, tmp_path):
     with small_disk(tmp_path / "disk", 100) as disk, pytest.raises(StoreFull, match="free some space"), \
-            Store(settings.model_copy(update={"qdrant_path": disk / "qdrant"})) as store:
+            open_store(settings.model_copy(update={"qdrant_path": disk / "qdrant"})) as store:
         store.create(None, None)
 
 
@@ -59,7 +59,7 @@ def test_the_store_refuses_before_the_engine_could_fault(settings, tmp_path):
 def test_a_full_ocr_cache_fails_the_upload_whole_with_507(settings, embedder, tmp_path):
     with small_disk(tmp_path / "text", 1) as text_dir:
         settings = settings.model_copy(update={"text_dir": text_dir})
-        with Store(settings) as store:
+        with open_store(settings) as store:
             index_folder(settings.dataset_dir, embedder, store, progress=False)
         before = files_in(settings.dataset_dir)
         fill(text_dir)
@@ -75,7 +75,7 @@ def test_a_full_ocr_cache_fails_the_upload_whole_with_507(settings, embedder, tm
 
 
 def test_a_read_only_image_folder_refuses_uploads_with_503(settings, embedder, tmp_path):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     with read_only(settings.dataset_dir), TestClient(create_app(settings, embedder)) as client:
         data = make_image(tmp_path / "new.png", 78).read_bytes()
@@ -86,7 +86,7 @@ def test_a_read_only_image_folder_refuses_uploads_with_503(settings, embedder, t
 
 
 def test_a_full_thumbnail_cache_still_shows_the_picture(settings, embedder, tmp_path):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     with small_disk(tmp_path / "cache", 1) as cache:
         fill(cache)

@@ -15,7 +15,7 @@ from src import eda
 from src.eda_page import EdaPages
 from src.indexing import index_folder
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.web import create_app
@@ -30,7 +30,7 @@ SECTIONS = ["Images per category", "Size and format", "Brightness and colour", "
 
 
 def index(settings, embedder):
-    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, Store(settings) as store:
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, open_store(settings) as store:
         return index_folder(settings.dataset_dir, embedder, store, progress=False, reader=reader)
 
 
@@ -72,7 +72,7 @@ def calls(monkeypatch) -> list:
 
 
 def test_numbers_of_a_known_set(indexed):
-    with Store(indexed) as store:
+    with open_store(indexed) as store:
         o = eda.collect(indexed, store)
     s = eda.summary(o)
     assert dict(o.tally("category")) == {"coffee": 4, "banking": 1, "cameras": 1, "plain": 1}
@@ -128,7 +128,7 @@ def test_page_shows_every_section_and_is_cached(indexed, embedder, calls):
 def test_a_changed_index_is_computed_again(indexed, embedder, calls):
     shutil.rmtree(indexed.cache_dir / "eda", ignore_errors=True)
     pages = EdaPages()
-    with Store(indexed) as store:
+    with open_store(indexed) as store:
         first = pages.page(indexed, store)
         assert pages.page(indexed, store).source == "memory" and len(calls) == 1
         point_id = next(pid for pid, payload, _ in store.points() if payload["category"] == "coffee")

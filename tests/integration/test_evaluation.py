@@ -16,7 +16,7 @@ from evaluation.queries import QUERY_TYPES, QueryFileError, load_queries
 from evaluation.rules import RuleError, parse_rule
 from src.indexing import index_folder
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 
@@ -144,7 +144,7 @@ def indexed(tmp_path_factory, tiny_clip):
     embedder = ClipEmbedder(str(tiny_clip)).load()
     for store_name, model in (("with-model", embedder), ("text-only", None)):
         settings = Settings.load(environ={}, dataset_dir=folder, qdrant_path=tmp / store_name, text_dir=tmp / "text")
-        with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, Store(settings) as store:
+        with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, open_store(settings) as store:
             assert index_folder(folder, model, store, progress=False, reader=reader).indexed == len(ADS)
     # On disk and in the labels, but not in the index: it can never be found.
     shutil.copy(ROOT / "dataset/phones/pixora-phones-07.jpg", folder / "phones/pixora-phones-07.jpg")

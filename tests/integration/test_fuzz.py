@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 
 from src.indexing import index_folder
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 from src.web import create_app
 
 EXAMPLES = 30  # per operation and phase, so the run stays bounded in CI
@@ -65,7 +65,7 @@ def app(tmp_path, tiny_clip, embedder):
                              qdrant_path=tmp_path / "qdrant", cache_dir=tmp_path / "cache", text_dir=tmp_path / "text")
     for seed, name in enumerate(INDEXED):
         make_image(settings.dataset_dir / name, seed)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     app = create_app(settings, embedder)
     yield app

@@ -23,7 +23,7 @@ from PIL import Image
 from src.indexing import index_folder
 from src.search import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES
 from src.web import SECURITY_HEADERS, create_app
 from tests.helpers import closed_port
@@ -52,7 +52,7 @@ def client(settings, embedder, outside):
     make_image(settings.dataset_dir / XSS_NAME, 42)
     (settings.dataset_dir / "link.jpg").symlink_to(outside)  # a file link out: `index` skips it
     (settings.dataset_dir / "linked").symlink_to(outside.parent / "private", target_is_directory=True)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     with TestClient(create_app(settings, embedder)) as client:
         yield client

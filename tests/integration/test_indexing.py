@@ -8,17 +8,17 @@ from PIL import Image
 from src.embedding import ClipEmbedder
 from src.images import file_sha256
 from src.indexing import index_folder, point_id
-from src.store import Store
+from src.store import Vectors, open_store
 
 
 def run(settings, embedder, **kw):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         return index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=False, **kw)
 
 
 def snapshot(settings) -> dict:
     """id -> payload of every point: what two equivalent collections must share."""
-    with Store(settings) as store:
+    with open_store(settings) as store:
         records = store.file_records()
         points = {pid: payload for pid, payload, _ in store.points()}
     assert set(records) == set(points)
@@ -42,10 +42,10 @@ def test_first_run_indexes_every_image_with_its_metadata(settings, embedder):
 def test_every_image_finds_itself_first(settings, embedder):
     """With any weights, an image's own vector is its nearest neighbour."""
     run(settings, embedder)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         for path in ["cars/a.jpg", "food/e.gif", "h.png"]:
             query = embedder.embed_images([Image.open(settings.dataset_dir / path).convert("RGB")])[0]
-            best = store.search({"image": query.tolist()}, limit=3)[0]
+            best = store.search(Vectors(image=query.tolist()), limit=3)[0]
             assert best.payload["path"] == path and best.score > 0.99
 
 
@@ -96,7 +96,7 @@ def test_other_model_rebuilds_the_collection(settings, embedder, tmp_path):
     messages = []
     report = run(settings, other, notify=messages.append)
     assert report.indexed == 8 and report.rebuilt_because and "Rebuilding" in messages[0]
-    with Store(settings) as store:
+    with open_store(settings) as store:
         assert store.state().matches(other.model_id, 12) and store.count() == 8
 
 
@@ -104,7 +104,7 @@ def test_vectors_are_those_of_the_model(settings, embedder):
     """The indexer decodes JPEGs straight to the model's size (faster); the vector must stay that of
     the full image given to the model."""
     run(settings, embedder)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         stored = store.vector(store.by_path("g.jpg").id)
     expected = embedder.embed_images([Image.open(settings.dataset_dir / "g.jpg").convert("RGB")])[0]
     assert float(np.dot(stored, expected)) > 0.99
@@ -117,7 +117,7 @@ def test_missing_folder(settings, embedder, tmp_path):
 
 
 def test_a_first_version_collection_is_rebuilt_with_a_message(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         store.create(embedder.model_id, 16)
     # What a collection of layout version 1 (one image vector, no text) records about itself.
     meta = settings.qdrant_path / settings.collection / "meta.json"
@@ -125,5 +125,5 @@ def test_a_first_version_collection_is_rebuilt_with_a_message(settings, embedder
     messages = []
     report = run(settings, embedder, notify=messages.append)
     assert report.indexed == 8 and "layout version 1" in messages[0]
-    with Store(settings) as store:
+    with open_store(settings) as store:
         assert store.state().matches(embedder.model_id, 16) and store.count() == 8

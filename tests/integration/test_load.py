@@ -18,7 +18,7 @@ from tests.helpers import ROOT, make_ad, wait_until_up
 from tests.helpers import closed_port
 
 from src.indexing import index_folder
-from src.store import Store
+from src.store import open_store
 
 WRK = shutil.which("wrk")
 CONNECTIONS, SECONDS = 50, 30
@@ -70,7 +70,7 @@ def parse_wrk(output: str) -> dict:
 
 
 def test_fifty_clients_for_thirty_seconds_while_indexing(settings, embedder, tmp_path, capsys):
-    with Store(settings) as store:  # searchable from the start; the new ads arrive during the load
+    with open_store(settings) as store:  # searchable from the start; the new ads arrive during the load
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     for seed in range(100, 100 + NEW_ADS):
         make_ad(settings.dataset_dir / "new" / f"ad {seed}.png", seed)

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
 from src.removal import REMOVING, NotIndexed, RemovalError, finish_interrupted, remove_image
-from src.store import Store, StoreUnavailable
+from src.store import StoreUnavailable, open_store
 from src.web import create_app
 from tests.helpers import make_image
 from tests.mounts import read_only
@@ -23,7 +23,7 @@ def copied(settings):
 
 def test_a_copy_overwritten_after_indexing_is_left_and_reported(copied, embedder, tmp_path):
     settings = copied
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
         assert store.by_path("cars/a.jpg").payload["duplicates"] == ["cars/b2.jpg"]
     # A different picture, never indexed, now lies where the copy was.
@@ -41,7 +41,7 @@ def test_a_copy_overwritten_after_indexing_is_left_and_reported(copied, embedder
 
 def test_the_page_says_which_files_were_left(copied, embedder):
     settings = copied
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     (settings.dataset_dir / "cars/b2.jpg").write_bytes(b"not the same any more")  # not even an image now
     with TestClient(create_app(settings, embedder)) as client:
@@ -51,7 +51,7 @@ def test_the_page_says_which_files_were_left(copied, embedder):
 
 
 def test_a_read_only_image_folder_changes_nothing_and_says_so(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
         count = store.count()
     with read_only(settings.dataset_dir / "cars"), TestClient(create_app(settings, embedder)) as client:
@@ -65,7 +65,7 @@ def test_a_read_only_image_folder_changes_nothing_and_says_so(settings, embedder
 
 
 def test_a_store_failure_after_the_files_are_moved_aside_puts_them_back(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
         hit = store.by_path("cars/a.jpg")
     with pytest.raises(StoreUnavailable, match="nothing was removed"):
@@ -88,7 +88,7 @@ class _FailingDelete:
 
 
 def test_a_removal_cut_short_is_finished_by_the_next_start(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
         a, h = settings.dataset_dir / "cars/a.jpg", settings.dataset_dir / "h.png"
         # Killed after the files were moved aside: a.jpg before its point was deleted, h.png after.
@@ -101,6 +101,6 @@ def test_a_removal_cut_short_is_finished_by_the_next_start(settings, embedder):
 
 
 def test_removing_what_is_not_indexed(settings, embedder):
-    with Store(settings) as store, pytest.raises(NotIndexed):
+    with open_store(settings) as store, pytest.raises(NotIndexed):
         remove_image(settings, store, "cars/a.jpg", delete_files=True)
     assert issubclass(RemovalError, OSError)

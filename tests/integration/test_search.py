@@ -6,7 +6,7 @@ from PIL import Image
 
 from src.indexing import index_folder
 from src.search import Part, QueryError, Searcher
-from src.store import Store
+from src.store import open_store
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def searcher(settings, embedder):
     with Image.open(folder / "g.jpg") as image:  # a near-duplicate: the same picture re-encoded
         image.save(folder / "g-again.jpg", quality=70)
     make_image(folder / "cars/x.png", 77)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(folder, embedder, store, progress=False)
         yield Searcher(embedder, store)
 

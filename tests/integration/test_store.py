@@ -7,9 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-import src.store_edge as store_edge
+import src.store.background_build as background_build
+import src.store.edge as store_edge
 from src.settings import Settings
-from src.store import SCHEMA_VERSION, Point, Store, StoreUnavailable
+from src.store import SCHEMA_VERSION, Point, SparseVector, StoreUnavailable, Vectors, open_store
 from tests.helpers import closed_port
 
 ENGINES = ["edge", "qdrant-client"]
@@ -31,12 +32,12 @@ def engine(request) -> str:
 
 @pytest.fixture
 def store(tmp_path, engine):
-    with Store(engine_settings(tmp_path / "q", engine)) as s:
+    with open_store(engine_settings(tmp_path / "q", engine)) as s:
         yield s
 
 
 def test_create_records_schema_model_and_dim(store):
-    assert not store.state().exists and store.count() == 0 and store.search({"image": unit(0)}, 5) == []
+    assert not store.state().exists and store.count() == 0 and store.search(Vectors(image=unit(0)), 5) == []
     store.create("model-a", 8)
     state = store.state()
     assert state.exists and state.schema_version == SCHEMA_VERSION
@@ -48,13 +49,13 @@ def test_create_records_schema_model_and_dim(store):
 def test_upsert_search_payload_delete(store):
     store.create("m", 8)
     ids = [f"00000000-0000-0000-0000-00000000000{i}" for i in range(5)]
-    store.upsert([Point(pid, {"image": unit(i)}, {"path": f"{i}.jpg", "bytes": i}) for i, pid in enumerate(ids)])
+    store.upsert([Point(pid, Vectors(image=unit(i)), {"path": f"{i}.jpg", "bytes": i}) for i, pid in enumerate(ids)])
     assert store.count() == 5
-    hits = store.search({"image": unit(3)}, limit=2)
+    hits = store.search(Vectors(image=unit(3)), limit=2)
     assert hits[0].id == ids[3] and hits[0].payload["path"] == "3.jpg" and hits[0].score == pytest.approx(1.0)
     assert hits[0].score >= hits[1].score
-    three = store.search({"image": unit(3)}, 3)
-    assert [h.id for h in store.search({"image": unit(3)}, limit=2, offset=1)] == [three[1].id, three[2].id]
+    three = store.search(Vectors(image=unit(3)), 3)
+    assert [h.id for h in store.search(Vectors(image=unit(3)), limit=2, offset=1)] == [three[1].id, three[2].id]
     store.update_payload(ids[0], {"path": "renamed.jpg"})
     records = store.file_records()
     assert records[ids[0]]["path"] == "renamed.jpg" and records[ids[0]]["bytes"] == 0
@@ -69,42 +70,42 @@ def test_channels_fuse_and_filters_apply(store):
     ids = [f"00000000-0000-0000-0000-00000000001{i}" for i in range(4)]
     texts = ["Brewhaven Coffee $4.99", "Pixora Phones upgrade today", "", "coffee and phones"]
     store.upsert([
-        Point(pid, {"image": unit(i)} | ({"text": unit(10 + i), "bm25": document_vector(t)} if t else {}),
+        Point(pid, Vectors(image=unit(i)) | (Vectors(text=unit(10 + i), bm25=SparseVector(*document_vector(t))) if t else Vectors()),
               {"path": f"{i}.jpg", "has_text": bool(t), "category": "drink" if i % 2 == 0 else "tech"})
         for i, (pid, t) in enumerate(zip(ids, texts))
     ])
     # Exact words: BM25 alone ranks the ad with the rare word first; a text-less point never matches.
-    words = store.search({"bm25": query_vector("pixora")}, limit=4)
+    words = store.search(Vectors(bm25=SparseVector(*query_vector("pixora"))), limit=4)
     assert [h.id for h in words] == [ids[1]]
     # Fused: the image channel alone would rank ids[0] first; fusion with BM25 keeps both in the list.
-    fused = store.search({"image": unit(0), "bm25": query_vector("pixora")}, limit=4)
+    fused = store.search(Vectors(image=unit(0), bm25=SparseVector(*query_vector("pixora"))), limit=4)
     assert {ids[0], ids[1]} <= {h.id for h in fused[:2]}
     assert len({h.id for h in fused}) == len(fused)
     # Filters apply inside every channel.
-    drinks = store.search({"image": unit(1), "bm25": query_vector("coffee")}, limit=4, where={"category": "drink"})
+    drinks = store.search(Vectors(image=unit(1), bm25=SparseVector(*query_vector("coffee"))), limit=4, where={"category": "drink"})
     assert {h.payload["category"] for h in drinks} == {"drink"}
-    with_text = store.search({"image": unit(2)}, 4, where={"has_text": True})
+    with_text = store.search(Vectors(image=unit(2)), 4, where={"has_text": True})
     assert {h.id for h in with_text} == {ids[0], ids[1], ids[3]}
-    assert [h.id for h in store.search({"image": unit(2)}, 4, where={"has_text": False})] == [ids[2]]
+    assert [h.id for h in store.search(Vectors(image=unit(2)), 4, where={"has_text": False})] == [ids[2]]
 
 
 def test_recreate_drops_old_points(store):
     store.create("m", 8)
-    store.upsert([Point("00000000-0000-0000-0000-000000000001", {"image": unit(1)}, {})])
+    store.upsert([Point("00000000-0000-0000-0000-000000000001", Vectors(image=unit(1)), {})])
     store.create("other", 8)
     assert store.count() == 0 and store.state().model == "other"
 
 
 def test_second_process_on_embedded_store_gets_a_clear_message(tmp_path, engine):
     settings = engine_settings(tmp_path / "q", engine)
-    with Store(settings):
+    with open_store(settings):
         with pytest.raises(StoreUnavailable, match="in use by another adsearch process"):
-            Store(settings)
+            open_store(settings)
 
 
 def test_unreachable_server_is_one_clear_error():
     settings = Settings.load(environ={"QDRANT_URL": f"http://127.0.0.1:{closed_port()}", "QDRANT_API_KEY": "k3y"})
-    store = Store(settings)  # the client connects lazily: the first call fails
+    store = open_store(settings)  # the client connects lazily: the first call fails
     with pytest.raises(StoreUnavailable) as caught:
         store.count()
     message = str(caught.value)
@@ -115,7 +116,7 @@ def test_cluster_settings_shape_the_collection_on_a_server_only(tmp_path):
     """No Qdrant server can run here: this checks what the settings make of the collection's layout."""
     env = {"QDRANT_URL": "http://127.0.0.1:6333", "QDRANT_SHARDS": "6", "QDRANT_REPLICAS": "2",
            "QDRANT_QUANTIZATION": "binary", "QDRANT_ON_DISK": "on"}
-    server = Store(Settings.load(environ=env))
+    server = open_store(Settings.load(environ=env))
     assert server._layout() == {"shard_number": 6, "replication_factor": 2}
     scale = server._scale()
     assert scale["on_disk"] is True and scale["quantization_config"].binary.always_ram
@@ -123,7 +124,7 @@ def test_cluster_settings_shape_the_collection_on_a_server_only(tmp_path):
     assert params.rescore and params.oversampling > 1
     local = Settings.load(environ={"QDRANT_QUANTIZATION": "scalar"}, qdrant_path=tmp_path / "q",
                           embedded_engine="qdrant-client")
-    with Store(local) as client_local:
+    with open_store(local) as client_local:
         assert client_local._layout() == {} and client_local._scale() == {} and client_local._search_params() is None
     with pytest.raises(Exception, match="QDRANT_QUANTIZATION must be"):
         Settings.load(environ={"QDRANT_QUANTIZATION": "pq"})
@@ -140,8 +141,7 @@ def fill(store, count: int, dim: int = 8) -> list[str]:
     ids = [f"00000000-0000-0000-0000-{i:012d}" for i in range(count)]
     words = ["coffee", "phones", "shoes", "sale", "travel", "pixora", "audi", "summer"]
     store.upsert([
-        Point(pid, {"image": vectors[i].tolist(), "text": vectors[count + i].tolist(),
-                    "bm25": document_vector(" ".join([words[i % 8]] * (1 + i % 4) + [f"w{i}"] * (1 + i % 7)))},
+        Point(pid, Vectors(image=vectors[i].tolist(), text=vectors[count + i].tolist(), bm25=SparseVector(*document_vector(" ".join([words[i % 8]] * (1 + i % 4) + [f"w{i}"] * (1 + i % 7))))),
               {"path": f"{i}.jpg", "category": f"c{i % 3}", "has_text": True})
         for i, pid in enumerate(ids)
     ])
@@ -154,11 +154,11 @@ def test_every_engine_ranks_alike(tmp_path):
 
     rankings = {}
     for engine in ENGINES:
-        with Store(engine_settings(tmp_path / engine, engine)) as store:
+        with open_store(engine_settings(tmp_path / engine, engine)) as store:
             store.create("m", 8)
             fill(store, 56)
-            queries = [{"image": unit(1)}, {"bm25": query_vector("pixora sale")},
-                       {"image": unit(2), "text": unit(3), "bm25": query_vector("coffee")}]
+            queries = [Vectors(image=unit(1)), Vectors(bm25=SparseVector(*query_vector("pixora sale"))),
+                       Vectors(image=unit(2), text=unit(3), bm25=SparseVector(*query_vector("coffee")))]
             rankings[engine] = [[h.id for h in store.search(q, limit=10, where={"category": "c1"})] for q in queries]
             rankings[engine].append(sorted(store.facet("category")))
     assert rankings["edge"] == rankings["qdrant-client"]
@@ -168,8 +168,8 @@ def test_edge_builds_its_graph_while_writes_go_on(tmp_path, monkeypatch):
     """build_index works on a copy in a child process; writes made meanwhile are replayed onto the copy."""
     monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)  # graphs for tiny segments too
     monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
-    build_in_child = store_edge._optimize_in_child
-    late = Point("00000000-0000-0000-0000-999999999999", {"image": unit(99)}, {"path": "late.jpg"})
+    build_in_child = background_build.optimize_in_child
+    late = Point("00000000-0000-0000-0000-999999999999", Vectors(image=unit(99)), {"path": "late.jpg"})
 
     def write_during_build(folder):
         store.upsert([late])
@@ -177,32 +177,32 @@ def test_edge_builds_its_graph_while_writes_go_on(tmp_path, monkeypatch):
         store.update_payload(ids[5], {"path": "renamed.jpg"})
         return build_in_child(folder)
 
-    monkeypatch.setattr(store_edge, "_optimize_in_child", write_during_build)
-    with Store(engine_settings(tmp_path / "q", "edge")) as store:
+    monkeypatch.setattr(background_build, "optimize_in_child", write_during_build)
+    with open_store(engine_settings(tmp_path / "q", "edge")) as store:
         store.create("m", 8)
         ids = fill(store, 300)
         before = store._shard.info().indexed_vectors_count
         assert store.build_index(notify=lambda _: None)
         assert store._shard.info().indexed_vectors_count > before
         assert store.count() == 300 - 5 + 1
-        assert store.search({"image": unit(99)}, 1)[0].id == late.id
+        assert store.search(Vectors(image=unit(99)), 1)[0].id == late.id
         assert store.by_path("renamed.jpg").id == ids[5] and not store.paths_of(ids[:5])
         assert not list((tmp_path / "q" / "t").glob("build-*")) and not (tmp_path / "q" / "t" / "shard.old").exists()
-    with Store(engine_settings(tmp_path / "q", "edge")) as reopened:
-        assert reopened.count() == 296 and reopened.search({"image": unit(99)}, 1)[0].id == late.id
+    with open_store(engine_settings(tmp_path / "q", "edge")) as reopened:
+        assert reopened.count() == 296 and reopened.search(Vectors(image=unit(99)), 1)[0].id == late.id
 
 
 def test_edge_searches_go_on_while_the_graph_is_built(tmp_path, monkeypatch):
     monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)
     monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
-    with Store(engine_settings(tmp_path / "q", "edge")) as store:
+    with open_store(engine_settings(tmp_path / "q", "edge")) as store:
         store.create("m", 64)
         fill(store, 3000, dim=64)
         searched = []
         builder = threading.Thread(target=store.build_index, kwargs={"notify": lambda _: None})
         builder.start()
         while builder.is_alive():
-            searched.append(len(store.search({"image": unit(5, 64)}, 5)))
+            searched.append(len(store.search(Vectors(image=unit(5, 64)), 5)))
         builder.join()
         assert len(searched) > 1 and set(searched) == {5}  # answered during the build, not after it
 
@@ -210,26 +210,50 @@ def test_edge_searches_go_on_while_the_graph_is_built(tmp_path, monkeypatch):
 def test_edge_recovers_from_a_swap_cut_short(tmp_path):
     """Killed between moving the old shard aside and putting the new one in place: the old one wins."""
     settings = engine_settings(tmp_path / "q", "edge")
-    with Store(settings) as store:
+    with open_store(settings) as store:
         store.create("m", 8)
         ids = fill(store, 20)
     folder = tmp_path / "q" / "t"
     (folder / "shard").rename(folder / "shard.old")
     (folder / "shard").mkdir()  # a half-moved new shard
     (folder / "build-1234").mkdir()  # a copy that was being indexed
-    with Store(settings) as store:
+    with open_store(settings) as store:
         assert store.count() == 20 and set(store.file_records()) == set(ids)
     assert not (folder / "shard.old").exists() and not (folder / "build-1234").exists()
 
 
 def test_edge_build_that_fails_costs_speed_only(tmp_path, monkeypatch):
     monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
-    monkeypatch.setattr(store_edge, "_optimize_in_child", lambda folder: "killed by the out-of-memory killer")
+    monkeypatch.setattr(background_build, "optimize_in_child", lambda folder: "killed by the out-of-memory killer")
     messages = []
-    with Store(engine_settings(tmp_path / "q", "edge")) as store:
+    with open_store(engine_settings(tmp_path / "q", "edge")) as store:
         store.create("m", 8)
         ids = fill(store, 40)
         assert not store.build_index(notify=messages.append)
         assert "failed (killed by the out-of-memory killer)" in messages[-1]
-        assert store.count() == 40 and store.search({"image": unit(3)}, 1)[0].id in ids
+        assert store.count() == 40 and store.search(Vectors(image=unit(3)), 1)[0].id in ids
     assert not list((tmp_path / "q" / "t").glob("build-*"))
+
+
+def test_edge_builds_in_this_process_when_nothing_else_searches(tmp_path, monkeypatch):
+    """`index` holds the store alone: the graphs are built in place, with no copy of the shard."""
+    monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    monkeypatch.setattr(background_build, "copy_shard", lambda folder: pytest.fail("the shard was copied"))
+    settings = engine_settings(tmp_path / "q", "edge")
+    with open_store(settings, build_in_background=False) as store:
+        store.create("m", 8)
+        ids = fill(store, 300)
+        before = store._shard.info().indexed_vectors_count
+        assert store.build_index(notify=lambda _: None)
+        assert store._shard.info().indexed_vectors_count > before
+        assert store.count() == 300 and store.search(Vectors(image=unit(3)), 1)[0].id in ids
+    with open_store(settings) as reopened:
+        assert reopened._shard.info().indexed_vectors_count > before
+
+
+def test_vectors_name_what_they_hold():
+    image_only = Vectors(image=[1.0, 0.0])
+    both = image_only | Vectors(text=[0.0, 1.0], bm25=SparseVector([3], [0.5]))
+    assert not Vectors() and image_only.named() == {"image": [1.0, 0.0]}
+    assert set(both.named()) == {"image", "text", "bm25"} and both.bm25.indices == [3]

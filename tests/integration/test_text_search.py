@@ -13,7 +13,7 @@ from PIL import Image
 from src.indexing import index_folder
 from src.search import Searcher
 from src.settings import Settings
-from src.store import Store
+from src.store import open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 
@@ -39,7 +39,7 @@ def ads(tmp_path, tiny_clip):
 
 
 def index(settings, embedder):
-    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, Store(settings) as store:
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, open_store(settings) as store:
         return index_folder(settings.dataset_dir, embedder, store, progress=False, reader=reader)
 
 
@@ -47,7 +47,7 @@ def test_brand_queries_find_their_ads_in_text_and_hybrid_modes(ads, embedder):
     settings, labels = ads
     report = index(settings, embedder)
     assert report.indexed == 6 and report.failed == []
-    with Store(settings) as store:
+    with open_store(settings) as store:
         searcher = Searcher(embedder, store)
         for mode in ("text", "hybrid"):
             first = searcher.search("Pixora", k=3, mode=mode)[0]
@@ -63,7 +63,7 @@ def test_ocr_text_is_cached_and_in_the_payload(ads, embedder):
     cache = settings.text_dir / "phones/pixora-phones-04.jpg.txt"
     assert "pixora" in cache.read_text().lower()
     assert (settings.text_dir / "phones/pixora-phones-04.jpg.json").exists()
-    with Store(settings) as store:
+    with open_store(settings) as store:
         by_path = {payload["path"]: (pid, payload) for pid, payload, _ in store.points()}
         plain_id, plain = by_path["plain/shapes.png"]
         assert plain["text"] == "" and plain["has_text"] is False
@@ -137,7 +137,7 @@ def test_without_a_model_the_text_is_indexed_and_images_are_added_later(ads, emb
     settings, labels = ads
     report = index(settings, None)  # what `index` does when CLIP cannot be loaded
     assert report.indexed == 6
-    with Store(settings) as store:
+    with open_store(settings) as store:
         assert store.state().exists and not store.state().has_images
         hits = Searcher(embedder, store).search("pixora", k=3, words_only=True)
     assert hits[0].path == "phones/pixora-phones-04.jpg"
@@ -150,7 +150,7 @@ def test_without_a_model_the_text_is_indexed_and_images_are_added_later(ads, emb
 
     cached = sorted(p.stat().st_mtime_ns for p in settings.text_dir.rglob("*.json"))
     messages = []
-    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, Store(settings) as store:
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, open_store(settings) as store:
         with_model = index_folder(settings.dataset_dir, embedder, store, progress=False, reader=reader,
                                   notify=messages.append)
         assert with_model.indexed == 6 and "text only" in messages[0]
@@ -160,7 +160,7 @@ def test_without_a_model_the_text_is_indexed_and_images_are_added_later(ads, emb
     # A model that fails later must not cost the image vectors.
     with pytest.raises(ModelUnavailable, match="nothing was changed"):
         index(settings, None)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         assert store.state().has_images and store.count() == 6
 
 
@@ -175,12 +175,12 @@ def test_ocr_failure_is_reported_the_image_still_indexed_and_read_next_time(ads,
     report = index(settings, embedder)
     assert report.indexed == 6 and len(report.failed) == 6
     assert all(reason.startswith("OCR: tesseract not found") for _, reason in report.failed)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         assert all(store.vector_names(pid) == {"image"} and payload["ocr"] is None
                    for pid, payload, _ in store.points())
 
     monkeypatch.undo()
     again = index(settings, embedder)
     assert (again.indexed, again.reread, again.failed) == (0, 6, [])
-    with Store(settings) as store:
+    with open_store(settings) as store:
         assert Searcher(embedder, store).search("pixora", k=1, mode="text")[0].path == "phones/pixora-phones-04.jpg"

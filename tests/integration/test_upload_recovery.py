@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder, point_id
-from src.store import Store
+from src.store import open_store
 from src.uploads import PART, add_images
 from src.web import create_app
 from tests.helpers import make_image
@@ -19,7 +19,7 @@ MONTH = f"uploads/{datetime.now(UTC):%Y-%m}"
 
 @pytest.fixture
 def store(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
         yield store
 
@@ -53,7 +53,7 @@ def test_upload_files_appear_only_once_indexed(settings, embedder, store, tmp_pa
 
 def test_the_next_start_finishes_or_removes_what_a_killed_upload_left(settings, embedder, tmp_path):
     folder = settings.dataset_dir / MONTH
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
         [done] = add_images([("done.png", make_image(tmp_path / "d.png", 82).read_bytes())],
                             settings, embedder, store, None)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from src import uploads
 from src.indexing import index_folder
-from src.store import Store, StoreUnavailable
+from src.store import StoreUnavailable, Vectors, open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UploadError, add_images
@@ -27,7 +27,7 @@ MONTH = f"uploads/{datetime.now(timezone.utc):%Y-%m}"
 @pytest.fixture
 def store(settings, embedder):
     """The store of the eight fixture images, indexed."""
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, settings.batch_size, progress=False)
         yield store
 
@@ -70,7 +70,7 @@ def test_images_are_added_found_by_their_picture_and_left_alone_by_a_later_index
     for outcome, data in zip(added, [poster, photo]):
         assert (settings.dataset_dir / outcome.path).read_bytes() == data
         query = embedder.embed_images([Image.open(BytesIO(data)).convert("RGB")])[0]
-        best = store.search({"image": query.tolist()}, limit=3)[0]
+        best = store.search(Vectors(image=query.tolist()), limit=3)[0]
         assert (best.payload["path"], best.id) == (outcome.path, outcome.point_id) and best.score > 0.99
         stored = store.by_path(outcome.path).payload
         assert stored["category"] == "uploads" and stored["format"] in ("PNG", "JPEG")
@@ -85,7 +85,7 @@ def test_the_text_of_an_upload_is_read_when_there_is_a_reader(settings, embedder
     settings = settings.replace(dataset_dir=tmp_path / "empty", text_dir=tmp_path / "text",
                                    qdrant_path=tmp_path / "fresh")
     ad = (ROOT / "dataset/phones/pixora-phones-04.jpg").read_bytes()
-    with TextReader(TextCache(settings.text_dir, settings.ocr_langs), workers=1) as reader, Store(settings) as store:
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs), workers=1) as reader, open_store(settings) as store:
         [outcome] = add_images([("ad.jpg", ad)], settings, embedder, store, reader)
         assert outcome.status == "added" and outcome.message == f"added as {outcome.path}"
         hit = store.by_path(outcome.path)

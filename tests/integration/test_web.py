@@ -2,18 +2,17 @@ import html
 import re
 
 import pytest
-from tests.helpers import make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
 from src.settings import Settings
-from src.store import Store
+from src.store import Vectors, open_store
 from src.web import create_app
-from tests.helpers import closed_port
+from tests.helpers import closed_port, make_image
 
 
 def build_index(settings, embedder):
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
 
 
@@ -54,8 +53,8 @@ def test_page_api_and_store_agree(client, embedder, settings):
     assert client.get(first["thumbnail_url"]).headers["content-type"] == "image/jpeg"
     # The same ranking as asking the store directly with the model's text vector.
     client.app.state.backend.close()  # the embedded store takes one client at a time
-    with Store(settings) as store:
-        direct = store.search({"image": embedder.embed_texts(["red car"])[0].tolist()}, limit=5)
+    with open_store(settings) as store:
+        direct = store.search(Vectors(image=embedder.embed_texts(["red car"])[0].tolist()), limit=5)
     assert [h.payload["path"] for h in direct] == [r["path"] for r in api["results"]]
 
 
@@ -121,7 +120,7 @@ def test_unknown_route_is_a_readable_404(client):
 
 def test_the_app_recovers_when_the_store_comes_back_without_a_restart(settings, embedder):
     build_index(settings, embedder)
-    holder = Store(settings)  # another process holding the embedded store: the app cannot open it
+    holder = open_store(settings)  # another process holding the embedded store: the app cannot open it
     with TestClient(create_app(settings, embedder)) as client:
         busy = client.get("/api/search", params={"q": "red car"})
         assert busy.status_code == 503 and "in use by another adsearch process" in busy.json()["error"]["message"]

@@ -8,7 +8,7 @@ from tests.helpers import make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
-from src.store import Store
+from src.store import open_store
 from src.web import create_app
 
 
@@ -16,7 +16,7 @@ from src.web import create_app
 def client(settings, embedder):
     for seed in range(20, 40):  # 28 images: enough for several pages
         make_image(settings.dataset_dir / "more" / f"{seed}.png", seed)
-    with Store(settings) as store:
+    with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     with TestClient(create_app(settings, embedder)) as client:
         yield client

@@ -10,7 +10,9 @@ from typing import Iterator
 from qdrant_client import QdrantClient, models
 
 from src.settings import Settings
-from src.store import (
+from src.store.base import Store
+from src.store.conversions import dense_threshold, engine_filter, engine_vectors, hit_of, prefetch_depth
+from src.store.schema import (
     BM25_VECTOR,
     BOOL_FIELDS,
     DENSE_VECTORS,
@@ -23,14 +25,15 @@ from src.store import (
     CollectionState,
     Hit,
     Point,
-    Store,
-    dense_threshold,
-    hit_of,
-    prefetch_depth,
+    Record,
+    Vectors,
+    Where,
 )
 
 
 class ClientStore(Store):
+    IN_USE_SIGNS = ("already accessed",)  # local mode: another client holds the folder
+
     def __init__(self, settings: Settings):
         super().__init__(settings)
         with self._errors("open"):
@@ -111,12 +114,13 @@ class ClientStore(Store):
         with self._errors("read the indexed files"):
             return {str(p.id): p.payload or {} for p in self._scroll(with_payload=FILE_FIELDS, with_vectors=False)}
 
-    def points(self, vector: str | None = None) -> list[tuple[str, dict, list[float] | None]]:
+    def points(self, vector: str | None = None) -> list[Record]:
         with self._errors("read the collection"):
             if not self.client.collection_exists(self.collection):
                 return []
             found = self._scroll(with_payload=True, with_vectors=[vector] if vector else False)
-            return [(str(p.id), p.payload or {}, (p.vector or {}).get(vector) if vector else None) for p in found]
+            return [Record(str(p.id), p.payload or {}, (p.vector or {}).get(vector) if vector else None)
+                    for p in found]
 
     def _scroll(self, **what) -> Iterator[models.Record]:
         offset = None
@@ -157,7 +161,7 @@ class ClientStore(Store):
                 wait=True,
             )
 
-    def update_text(self, point_id: str, vectors: dict, payload: dict) -> None:
+    def update_text(self, point_id: str, vectors: Vectors, payload: dict) -> None:
         with self._errors("update a point"):
             self.client.delete_vectors(self.collection, vectors=[TEXT_VECTOR, BM25_VECTOR], points=[point_id], wait=True)
             if vectors:
@@ -178,13 +182,14 @@ class ClientStore(Store):
 
     def search(
         self,
-        channels: dict,
+        query: Vectors,
         limit: int,
         offset: int = 0,
-        where: dict | None = None,
+        where: Where | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
     ) -> list[Hit]:
+        channels = _vectors(query)
         query_filter = _filter(where)
         vectors = [IMAGE_VECTOR] if with_vectors else False
         with self._errors("search"):
@@ -193,7 +198,7 @@ class ClientStore(Store):
             if len(channels) == 1:
                 (name, vector), = channels.items()
                 response = self.client.query_points(
-                    self.collection, query=_query_vector(vector), using=name, query_filter=query_filter,
+                    self.collection, query=vector, using=name, query_filter=query_filter,
                     score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset,
                     with_payload=RESULT_FIELDS, with_vectors=vectors,
                     search_params=self._search_params() if name in DENSE_VECTORS else None,
@@ -203,7 +208,7 @@ class ClientStore(Store):
                 response = self.client.query_points(
                     self.collection,
                     prefetch=[
-                        models.Prefetch(query=_query_vector(vector), using=name, filter=query_filter, limit=depth,
+                        models.Prefetch(query=vector, using=name, filter=query_filter, limit=depth,
                                         score_threshold=dense_threshold(name, min_score),
                                         params=self._search_params() if name in DENSE_VECTORS else None)
                         for name, vector in channels.items()
@@ -226,21 +231,10 @@ class ClientStore(Store):
         return set(found[0].vector or {}) if found else set()
 
 
-def _vectors(vectors: dict) -> dict:
-    return {name: _query_vector(vector) for name, vector in vectors.items()}
+def _vectors(vectors: Vectors) -> dict:
+    return engine_vectors(vectors, lambda indices, values: models.SparseVector(indices=indices, values=values))
 
 
-def _query_vector(vector):
-    """Qdrant's form of a vector: sparse ones come as (indices, values)."""
-    if isinstance(vector, tuple):
-        indices, values = vector
-        return models.SparseVector(indices=list(indices), values=list(values))
-    return vector
-
-
-def _filter(where: dict | None) -> models.Filter | None:
-    if not where:
-        return None
-    return models.Filter(
-        must=[models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in where.items()]
-    )
+def _filter(where: Where | None) -> models.Filter | None:
+    return engine_filter(where, lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
+                         lambda must: models.Filter(must=must))

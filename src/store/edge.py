@@ -5,10 +5,9 @@ On disk, `<QDRANT_PATH>/<collection>/` holds `shard/` (the engine's segments and
 `meta.json` (layout version, model, dimension); `<collection>.lock` beside it says which process owns it.
 
 New points land in plain segments that the engine searches exhaustively (fast up to ~10k points).
-`build_index()` builds HNSW graphs for the rest. Qdrant Edge holds Python's GIL while it optimizes,
-which would stall every search in this process for minutes at 100k points, so the graphs are built in a
-child process on a copy of the shard; the copy is then swapped in and the writes made meanwhile are
-replayed onto it. A run killed at any moment leaves either the old shard or the new one complete.
+`build_index()` builds HNSW graphs for the rest: in this process when nothing else searches meanwhile
+(`index`), or in a child process on a copy when searches must go on (`serve --index`,
+src/store/background_build.py).
 """
 
 from __future__ import annotations
@@ -18,19 +17,19 @@ import fcntl
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
-import uuid
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import qdrant_edge as edge
 
 from src.atomic import write_atomically
 from src.settings import Settings
-from src.store import (
+from src.store import background_build
+from src.store.background_build import SHARD, SwapGate
+from src.store.base import Notify, Store
+from src.store.conversions import RRF_K, dense_threshold, engine_filter, engine_vectors, hit_of, prefetch_depth
+from src.store.schema import (
     BM25_VECTOR,
     BOOL_FIELDS,
     DENSE_VECTORS,
@@ -38,28 +37,22 @@ from src.store import (
     IMAGE_VECTOR,
     KEYWORD_FIELDS,
     RESULT_FIELDS,
-    RRF_K,
     SCHEMA_VERSION,
     TEXT_VECTOR,
     CollectionState,
     Hit,
     Point,
-    Store,
+    Record,
+    StoreDamaged,
     StoreFull,
     StoreUnavailable,
-    dense_threshold,
-    hit_of,
-    prefetch_depth,
+    Vectors,
+    Where,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARD = "shard"
-OLD_SHARD = "shard.old"  # the shard being replaced during a swap; wins if the swap was cut short
-BUILD_PREFIX = "build-"  # a copy being indexed by a child process
 META = "meta.json"
-OPTIMIZED, UNCHANGED = "optimized", "unchanged"  # what the child process reports
 # Below this many vectors not yet in an HNSW graph, exhaustive search in the engine is fast enough and a
-# build (copying the shard) is not worth it.
+# build is not worth it.
 MIN_VECTORS_TO_BUILD = 5000
 # The engine builds a graph for a segment once its vectors take this much space (Qdrant's default).
 INDEXING_THRESHOLD_KB = 10_000
@@ -69,16 +62,22 @@ SCROLL_PAGE = 1000
 # process with SIGBUS, with no error to catch. So every write first checks that the disk can back what
 # the files already claim, plus a new log segment and a new chunk of each dense vector, plus the write.
 SPACE_MARGIN_BYTES = 128 * 1024 * 1024
+REPAIR = "python main.py index --repair"
 
 
 class EdgeStore(Store):
-    def __init__(self, settings: Settings):
+    IN_USE_SIGNS = ("WouldBlock", "already accessed")
+
+    def __init__(self, settings: Settings, build_in_background: bool = True):
+        """build_in_background: build graphs in a child process so that searches in this process go on
+        meanwhile (costs a copy of the shard on disk); off, the build runs here and blocks searches."""
         super().__init__(settings)
         self.folder = settings.qdrant_path / settings.collection
+        self.build_in_background = build_in_background
         self._shard: edge.EdgeShard | None = None
         self._meta: dict = {}
         self._writes = threading.Lock()  # one writer at a time; held while the shard is copied or swapped
-        self._gate = _SwapGate()  # searches run together, but never on a shard being swapped out
+        self._gate = SwapGate()  # searches run together, but never on a shard being swapped out
         self._replay: list | None = None  # writes made while a copy is being indexed
         self._generation = 0  # bumped by create(): a copy of an older collection is never swapped in
         with self._errors("open"):
@@ -89,25 +88,19 @@ class EdgeStore(Store):
             except BlockingIOError:
                 self._lock_file.close()
                 raise self.in_use() from None
-            self._recover()
+            background_build.recover(self.folder)
             self._open()
-
-    def _recover(self) -> None:
-        """Finish what a killed process left: an interrupted swap falls back to the complete old shard,
-        and copies that were being indexed are dropped."""
-        old = self.folder / OLD_SHARD
-        if old.exists():
-            shutil.rmtree(self.folder / SHARD, ignore_errors=True)
-            old.rename(self.folder / SHARD)
-        for stale in self.folder.glob(BUILD_PREFIX + "*"):
-            shutil.rmtree(stale, ignore_errors=True)
 
     def _open(self) -> None:
         meta_file = self.folder / META
         if meta_file.exists() and (self.folder / SHARD).exists():
-            self._meta = json.loads(meta_file.read_text())
+            self._meta = _read_meta(meta_file)
             self._check_space("open the store")  # loading writes too: a new log segment
-            self._shard = edge.EdgeShard.load(str(self.folder / SHARD))
+            try:
+                self._shard = edge.EdgeShard.load(str(self.folder / SHARD))
+            except Exception as exc:  # the engine's files are damaged
+                raise StoreDamaged(f"the store at {self.folder} cannot be loaded ({str(exc)[:200]}); run "
+                                   f"`{REPAIR}` to rebuild it (the OCR text is reused from its cache)") from None
 
     def close(self) -> None:
         with self._writes, self._gate.swapping():
@@ -126,7 +119,7 @@ class EdgeStore(Store):
         return CollectionState(True, meta.get("schema_version"), meta.get("model"), meta.get("dim"))
 
     def create(self, model: str | None, dim: int | None) -> None:
-        dense = edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine) if model else None
+        dense = edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine) if model and dim else None
         config = edge.EdgeConfig(
             vectors={name: dense for name in DENSE_VECTORS} if dense else {},
             sparse_vectors={BM25_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
@@ -156,32 +149,39 @@ class EdgeStore(Store):
             return shard.count(edge.CountRequest(exact=True)) if shard else 0
 
     # -- building the HNSW index ---------------------------------------------------------------
-    def build_index(self, notify=print) -> bool:
+    def build_index(self, notify: Notify = print) -> bool:
         with self._reading("build the search index") as shard:
             if shard is None:
                 return False
             waiting = self._vectors_to_index(shard)
         if waiting < MIN_VECTORS_TO_BUILD:
             return False
+        if not self.build_in_background:
+            notify(f"building the search index (HNSW) for {waiting} vectors")
+            with self._errors("build the search index"), self._writes:
+                changed = self._shard.optimize()
+                self._shard.flush()
+            return bool(changed)
         notify(f"building the search index (HNSW) for {waiting} vectors; searches go on meanwhile")
         with self._errors("build the search index"):
-            build = self.folder / f"{BUILD_PREFIX}{uuid.uuid4().hex[:8]}"
             with self._writes:
                 generation = self._generation
                 self._shard.flush()
-                shutil.copytree(self.folder / SHARD, build)
+                build = background_build.copy_shard(self.folder)
                 self._replay = []
             try:
-                outcome = _optimize_in_child(build)
-                if outcome != OPTIMIZED:
-                    if outcome != UNCHANGED:  # every point is written: only speed is lost
+                outcome = background_build.optimize_in_child(build)
+                if outcome != background_build.OPTIMIZED:
+                    if outcome != background_build.UNCHANGED:  # every point is written: only speed is lost
                         notify(f"warning: building the search index failed ({outcome}); searches stay "
                                "exhaustive until the next index run builds it")
                     return False
                 with self._writes, self._gate.swapping():
                     if generation != self._generation:
                         return False  # the collection was recreated meanwhile
-                    self._swap_in(build)
+                    self._shard.close()
+                    self._shard = None
+                    self._shard = background_build.swap_in(self.folder, build, self._replay)
             finally:
                 self._replay = None
                 shutil.rmtree(build, ignore_errors=True)
@@ -199,28 +199,16 @@ class EdgeStore(Store):
     def _dense_names(self) -> tuple[str, ...]:
         return DENSE_VECTORS if self._meta.get("model") else ()
 
-    def _swap_in(self, build: Path) -> None:
-        """Replace the shard by its indexed copy; called with writes and searches held."""
-        self._shard.close()
-        self._shard = None
-        (self.folder / SHARD).rename(self.folder / OLD_SHARD)
-        build.rename(self.folder / SHARD)
-        shard = edge.EdgeShard.load(str(self.folder / SHARD))
-        for operation in self._replay:
-            shard.update(operation)
-        shard.flush()
-        shutil.rmtree(self.folder / OLD_SHARD)  # from here on, the new shard is the collection
-        self._shard = shard
-
     # -- points --------------------------------------------------------------------------------
     def file_records(self) -> dict[str, dict]:
         with self._reading("read the indexed files") as shard:
             return {str(r.id): r.payload or {} for r in self._scroll(shard, with_payload=FILE_FIELDS)}
 
-    def points(self, vector: str | None = None) -> list[tuple[str, dict, list[float] | None]]:
+    def points(self, vector: str | None = None) -> list[Record]:
         with self._reading("read the collection") as shard:
             found = self._scroll(shard, with_payload=True, with_vector=[vector] if vector else False)
-            return [(str(r.id), r.payload or {}, (r.vector or {}).get(vector) if vector else None) for r in found]
+            return [Record(str(r.id), r.payload or {}, (r.vector or {}).get(vector) if vector else None)
+                    for r in found]
 
     @staticmethod
     def _scroll(shard: edge.EdgeShard | None, **what) -> Iterator[edge.Record]:
@@ -257,7 +245,7 @@ class EdgeStore(Store):
             self._write("write points", edge.UpdateOperation.upsert_points(
                 [edge.Point(id=p.id, vector=_vectors(p.vectors), payload=p.payload) for p in points]))
 
-    def update_text(self, point_id: str, vectors: dict, payload: dict) -> None:
+    def update_text(self, point_id: str, vectors: Vectors, payload: dict) -> None:
         text_vectors = [BM25_VECTOR, *([TEXT_VECTOR] if self._dense_names() else [])]  # text-only: no dense ones
         operations = [edge.UpdateOperation.delete_vectors([point_id], text_vectors)]
         if vectors:
@@ -274,19 +262,20 @@ class EdgeStore(Store):
 
     def search(
         self,
-        channels: dict,
+        query: Vectors,
         limit: int,
         offset: int = 0,
-        where: dict | None = None,
+        where: Where | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
     ) -> list[Hit]:
+        channels = _vectors(query)
         query_filter = _filter(where)
         vectors = [IMAGE_VECTOR] if with_vectors else False
         if len(channels) == 1:
             (name, vector), = channels.items()
             request = edge.QueryRequest(
-                query=edge.Query.Nearest(_vector(vector), using=name), filter=query_filter,
+                query=edge.Query.Nearest(vector, using=name), filter=query_filter,
                 score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset,
                 with_payload=RESULT_FIELDS, with_vector=vectors,
             )
@@ -294,7 +283,7 @@ class EdgeStore(Store):
             depth = prefetch_depth(limit, offset)
             request = edge.QueryRequest(
                 prefetches=[
-                    edge.Prefetch(query=edge.Query.Nearest(_vector(vector), using=name), filter=query_filter,
+                    edge.Prefetch(query=edge.Query.Nearest(vector, using=name), filter=query_filter,
                                   limit=depth, score_threshold=dense_threshold(name, min_score))
                     for name, vector in channels.items()
                 ],
@@ -319,18 +308,6 @@ class EdgeStore(Store):
             found = shard.retrieve([point_id], with_payload=False, with_vector=True) if shard else []
         return set(found[0].vector or {}) if found else set()
 
-    def _check_space(self, action: str) -> None:
-        """Raise StoreFull, before anything is written, when the disk cannot back a write (a batch is
-        far smaller than the margin)."""
-        needed = _sparse_debt(self.folder) + SPACE_MARGIN_BYTES
-        free = shutil.disk_usage(self.folder if self.folder.exists() else self.settings.qdrant_path).free
-        if free < needed:
-            raise StoreFull(
-                f"could not {action}: the disk holding the store at {self.settings.qdrant_path} has "
-                f"{free / 2**20:.0f} MB free and the store needs {needed / 2**20:.0f} MB to write safely; "
-                "free some space, then run `python main.py index` again (nothing was written)"
-            )
-
     # -- access --------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _reading(self, action: str) -> Iterator[edge.EdgeShard | None]:
@@ -348,40 +325,34 @@ class EdgeStore(Store):
                     self._replay.append(operation)
 
 
-class _SwapGate:
-    """Any number of readers at once, or one swap with no reader inside."""
-
-    def __init__(self):
-        self._changed = threading.Condition()
-        self._readers = 0
-        self._swapping = False
-
-    @contextlib.contextmanager
-    def reading(self):
-        with self._changed:
-            self._changed.wait_for(lambda: not self._swapping)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._readers -= 1
-                self._changed.notify_all()
-
-    @contextlib.contextmanager
-    def swapping(self):
-        with self._changed:
-            self._swapping = True
-            self._changed.wait_for(lambda: self._readers == 0)
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._swapping = False
-                self._changed.notify_all()
+    def _check_space(self, action: str) -> None:
+        """Raise StoreFull, before anything is written, when the disk cannot back a write (a batch is
+        far smaller than the margin)."""
+        needed = _sparse_debt(self.folder) + SPACE_MARGIN_BYTES
+        free = shutil.disk_usage(self.folder if self.folder.exists() else self.settings.qdrant_path).free
+        if free < needed:
+            raise StoreFull(
+                f"could not {action}: the disk holding the store at {self.settings.qdrant_path} has "
+                f"{free / 2**20:.0f} MB free and the store needs {needed / 2**20:.0f} MB to write safely; "
+                "free some space, then run `python main.py index` again (nothing was written)"
+            )
 
 
-def _sparse_debt(folder: Path) -> int:
+def _read_meta(meta_file) -> dict:
+    """meta.json's layout, or StoreDamaged naming the command that repairs it."""
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError) as exc:
+        meta, reason = None, str(exc)[:100]
+    else:
+        reason = "it holds no layout"
+    if not isinstance(meta, dict) or not isinstance(meta.get("schema_version"), int):
+        raise StoreDamaged(f"the store's {meta_file} is damaged ({reason}); run `{REPAIR}` to rebuild "
+                           "the collection (the OCR text is reused from its cache)")
+    return meta
+
+
+def _sparse_debt(folder) -> int:
     """Bytes the engine's files claim but the disk has not allocated yet (they fill in as it writes)."""
     debt = 0
     for dirpath, _, names in os.walk(folder):
@@ -394,46 +365,16 @@ def _sparse_debt(folder: Path) -> int:
     return debt
 
 
-def _optimize_in_child(folder: Path) -> str:
-    """Build the HNSW graphs of the shard copy in `folder` in a child process, at low priority so
-    searches keep a fair share of the CPU: OPTIMIZED, UNCHANGED, or why the child failed."""
-    done = subprocess.run(
-        [sys.executable, "-m", "src.store_edge", str(folder)], cwd=ROOT, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        return (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1][:300]
-    return done.stdout.strip()
+def _vectors(vectors: Vectors) -> dict:
+    return engine_vectors(vectors, lambda indices, values: edge.SparseVector(indices=indices, values=values))
 
 
-def _vectors(vectors: dict) -> dict:
-    return {name: _vector(vector) for name, vector in vectors.items()}
-
-
-def _vector(vector):
-    """The engine's form of a vector: sparse ones come as (indices, values)."""
-    if isinstance(vector, tuple):
-        indices, values = vector
-        return edge.SparseVector(indices=list(indices), values=[float(v) for v in values])
-    return list(vector)
-
-
-def _filter(where: dict | None) -> edge.Filter | None:
-    if not where:
-        return None
-    return edge.Filter(must=[edge.FieldCondition(key, match=edge.MatchValue(_match_value(value)))
-                             for key, value in where.items()])
+def _filter(where: Where | None) -> edge.Filter | None:
+    return engine_filter(where, lambda key, value: edge.FieldCondition(key, match=edge.MatchValue(_match_value(value))),
+                         lambda must: edge.Filter(must=must))
 
 
 def _match_value(value):
     # qdrant-edge-py 0.9.0 reads a Python bool as the integer 0 or 1 (bool is an int subclass), which
     # never matches a boolean payload; numpy's bool is not an int and arrives as a boolean.
     return np.bool_(value) if isinstance(value, bool) else value
-
-
-if __name__ == "__main__":  # the child process of _optimize_in_child
-    os.nice(10)
-    copy = edge.EdgeShard.load(sys.argv[1])
-    changed = copy.optimize()
-    copy.flush()
-    copy.close()
-    print(OPTIMIZED if changed else UNCHANGED)

@@ -1,0 +1,126 @@
+"""The interface every engine implements: one collection, its points, and searches over them."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from typing import Callable, Iterator
+
+from src.settings import Settings
+from src.store.schema import IMAGE_VECTOR, CollectionState, Hit, Point, Record, StoreUnavailable, Vectors, Where
+
+Notify = Callable[[str], None]
+
+
+class Store(abc.ABC):
+    """One collection in one engine; open one with `src.store.open_store(settings)`."""
+
+    # Words in an engine's error that mean another process holds the embedded folder.
+    IN_USE_SIGNS: tuple[str, ...] = ()
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.collection = settings.collection
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # -- collection ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def state(self) -> CollectionState: ...
+
+    @abc.abstractmethod
+    def create(self, model: str | None, dim: int | None) -> None:
+        """(Re)create the collection for vectors of this model; existing points are dropped.
+        Without a model (None) the collection holds the BM25 text vectors alone."""
+
+    @abc.abstractmethod
+    def count(self) -> int: ...
+
+    def build_index(self, notify: Notify = print) -> bool:
+        """Make searches fast after a bulk load; True if anything was built. A server does this itself."""
+        return False
+
+    # -- points --------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def file_records(self) -> dict[str, dict]:
+        """point id -> the payload fields that describe its files on disk."""
+
+    @abc.abstractmethod
+    def points(self, vector: str | None = None) -> list[Record]:
+        """Every point with its payload and its dense `vector` (None: no vector): the collection overview."""
+
+    @abc.abstractmethod
+    def paths_of(self, point_ids: list[str]) -> dict[str, str]:
+        """point id -> shown path, for those of the ids that are in the collection."""
+
+    @abc.abstractmethod
+    def by_path(self, path: str) -> Hit | None:
+        """The point whose shown file is path (the result view)."""
+
+    @abc.abstractmethod
+    def facet(self, field: str, limit: int = 100) -> list[tuple[str, int]]:
+        """(value, count) of a keyword payload field, most common first: the choices of a filter."""
+
+    @abc.abstractmethod
+    def upsert(self, points: list[Point]) -> None: ...
+
+    @abc.abstractmethod
+    def update_text(self, point_id: str, vectors: Vectors, payload: dict) -> None:
+        """New OCR text for a known image: replace its text vectors and text payload, keep its image vector."""
+
+    @abc.abstractmethod
+    def update_payload(self, point_id: str, payload: dict) -> None: ...
+
+    @abc.abstractmethod
+    def delete(self, point_ids: list[str]) -> None: ...
+
+    @abc.abstractmethod
+    def search(
+        self,
+        query: Vectors,
+        limit: int,
+        offset: int = 0,
+        where: Where | None = None,
+        min_score: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[Hit]:
+        """One query in the engine. Each vector of the query is a channel: one channel ranks by its own
+        score (cosine for dense); several are fused by Reciprocal Rank Fusion in the engine. where:
+        payload field -> required value. min_score: the lowest cosine a dense channel lets through (BM25
+        scores have no fixed scale and are not cut). with_vectors: hits carry their image vector."""
+
+    @abc.abstractmethod
+    def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
+        """A point's stored vector ("more like this"); raises KeyError if there is none."""
+
+    @abc.abstractmethod
+    def vector_names(self, point_id: str) -> set[str]:
+        """Which vectors a point has (an image without text has no text vectors)."""
+
+    # -- errors --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn the many ways a store can fail into one exception with a readable message."""
+        try:
+            yield
+        except (StoreUnavailable, TypeError, AttributeError, NameError):
+            raise  # ours, or a bug in this program: not the store's fault
+        except Exception as exc:  # connection refused, timeouts, HTTP errors, a damaged folder
+            text = str(exc).strip()
+            if any(sign in text for sign in self.IN_USE_SIGNS):
+                raise self.in_use() from None
+            reason = text.splitlines()[0] if text else type(exc).__name__
+            raise StoreUnavailable(f"could not {action} in {self.settings.describe_store()}: {reason[:300]}") from None
+
+    def in_use(self) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"the embedded store at {self.settings.qdrant_path} is in use by another adsearch process "
+            "(stop `serve` before running `index`, or use a Qdrant server via QDRANT_URL)"
+        )

@@ -1,0 +1,50 @@
+"""What both engines do alike to a query and its answer: which channels a score cut-off applies to,
+how deep each channel feeds the fusion, filters as conditions that must all hold, vectors in the engine's
+form, hits in ours. Each engine passes its own constructors."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from src.store.schema import DENSE_VECTORS, IMAGE_VECTOR, DenseVector, Hit, SparseVector, Vectors, Where
+
+# How many candidates each channel hands to the fusion step.
+PREFETCH_DEPTH = 100
+# Reciprocal Rank Fusion's constant: score = sum of 1 / (rank + RRF_K - 1); Qdrant's own default.
+RRF_K = 2
+
+
+def dense_threshold(name: str, min_score: float | None) -> float | None:
+    """min_score applies to cosine channels only."""
+    return min_score if name in DENSE_VECTORS else None
+
+
+def prefetch_depth(limit: int, offset: int) -> int:
+    """How many candidates each channel hands to the fusion: RRF needs each list deeper than the page."""
+    return max(PREFETCH_DEPTH, 2 * (limit + offset))
+
+
+def engine_vectors(vectors: Vectors, sparse: Callable[[list[int], list[float]], Any]) -> dict[str, Any]:
+    """name -> the engine's form of each vector; `sparse(indices, values)` builds its sparse vector."""
+    return {name: engine_vector(vector, sparse) for name, vector in vectors.named().items()}
+
+
+def engine_vector(vector: DenseVector | SparseVector, sparse: Callable[[list[int], list[float]], Any]) -> Any:
+    if isinstance(vector, SparseVector):
+        return sparse(list(vector.indices), [float(v) for v in vector.values])
+    return list(vector)
+
+
+def engine_filter(where: Where | None, condition: Callable[[str, str | bool], Any],
+                  all_of: Callable[[list[Any]], Any]) -> Any | None:
+    """The engine's filter for `where` (every field must have its value), or None for no filter;
+    `condition(field, value)` and `all_of(conditions)` build the engine's objects."""
+    if not where:
+        return None
+    return all_of([condition(field, value) for field, value in where.items()])
+
+
+def hit_of(point: Any, with_vectors: bool) -> Hit:
+    """A Hit from an engine's scored point (both engines' points have id, score, payload and vector)."""
+    image = (point.vector or {}).get(IMAGE_VECTOR) if with_vectors else None
+    return Hit(str(point.id), float(point.score), point.payload or {}, image)
