@@ -88,8 +88,12 @@ class EdgeStore(Store):
             except BlockingIOError:
                 self._lock_file.close()
                 raise self.in_use() from None
-            background_build.recover(self.folder)
-            self._open()
+            try:
+                background_build.recover(self.folder)
+                self._open()
+            except BaseException:
+                self._lock_file.close()  # a store that failed to open must not stay locked
+                raise
 
     def _open(self) -> None:
         meta_file = self.folder / META
