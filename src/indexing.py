@@ -10,7 +10,6 @@ on where it stopped.
 
 from __future__ import annotations
 
-import csv
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from tqdm import tqdm
 
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import DecodedImage, ImageError, ImageFile, decode_image, file_sha256, find_images
+from src.labels import label_column
 from src.ocr import OcrError
 from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Point, SparseVector, Store, StoreUnavailable, Vectors
 from src.terms import document_vector
@@ -40,6 +40,7 @@ class IndexReport:
     reread: int = 0  # known content whose text was read again
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    warnings: list[str] = field(default_factory=list)  # e.g. rows of labels.csv that could not be used
     rebuilt_because: str | None = None
     seconds: float = 0.0
     embedding_seconds: float = 0.0  # decode + embed + write of new content, for the images/s figure
@@ -56,6 +57,7 @@ class IndexReport:
         built = f", search index built in {self.index_seconds:.1f} s" if self.index_seconds is not None else ""
         lines = [", ".join(parts) + f" in {self.seconds:.1f} s{rate}{built}"]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         return "\n".join(lines)
 
 
@@ -80,7 +82,7 @@ def index_folder(
     report = IndexReport()
     files, skipped = find_images(folder)
     report.failed += [(s.path, s.reason) for s in skipped]
-    categories = read_categories(folder)
+    categories = read_categories(folder, report.warnings)
 
     if embedder is None and reader is None:
         raise ValueError("nothing to index with: no image model and no OCR")
@@ -246,16 +248,9 @@ class ContentWriter:
         return {pid: (Vectors(text=dense.get(pid), bm25=words.get(pid)), payloads[pid]) for pid in pids}
 
 
-def read_categories(folder: Path) -> dict[str, str]:
-    """file -> category from the folder's labels.csv, when it has one."""
-    labels = Path(folder) / "labels.csv"
-    if not labels.is_file():
-        return {}
-    try:
-        with open(labels, newline="", encoding="utf-8") as handle:
-            return {row["file"]: row["category"] for row in csv.DictReader(handle) if row.get("file") and row.get("category")}
-    except (OSError, KeyError, csv.Error, UnicodeDecodeError):
-        return {}
+def read_categories(folder: Path, problems: list[str] | None = None) -> dict[str, str]:
+    """file -> category from the folder's labels.csv, when it has one; its problems go to `problems`."""
+    return label_column(folder, "category", problems)
 
 
 def _contents_on_disk(
