@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-dev ocr-deps browser-deps load-deps run index serve lint test test-fast bench evaluate-ads-sample ads-sample-report dataset screenshots clean
+.PHONY: setup setup-dev ocr-deps browser-deps load-deps run index serve lint test test-fast bench bench-scale evaluate-ads-sample ads-sample-report dataset screenshots eda-notebook clean
 
 # The runtime set for `make run`; the development set (tests, linters, tools) for `make test`. The project
 # itself is installed editable, which gives the `adsearch` command beside `python main.py`.
@@ -63,6 +63,12 @@ test-fast: setup-dev ocr-deps
 bench: setup-dev ocr-deps
 	$(PY) benchmarks/run_all.py
 
+# One million points on this machine: the store's levers and peers at 1M, int8 copies in RAM and the
+# originals on disk (--on-disk); results in benchmarks/results/store_speed_1m.md (about an hour).
+bench-scale: setup-dev
+	$(PY) benchmarks/store_speed.py --size 1000000 --queries 100 --peer-queries 30 --client-size 0 --on-disk \
+		--out benchmarks/results/store_speed_1m.md
+
 # Search quality on the 60 labelled real ads in ../shared (read in place): index them into a scratch
 # store under .cache/ads-sample (its OCR cache makes reruns quick), then evaluate
 # evaluation/ads_sample.yaml. OCR_ENGINES=tesseract make evaluate-ads-sample measures one engine alone.
@@ -82,6 +88,11 @@ ads-sample-report: setup ocr-deps
 # Regenerate the bundled sample images and labels (deterministic).
 dataset: setup-dev
 	$(PY) tools/make_dataset.py
+
+# EDA.ipynb executed again in place, its numbers and figures saved in it, on the collection the settings
+# point at (index it first: make index).
+eda-notebook: setup-dev
+	$(VENV)/bin/jupyter-execute --inplace --timeout=600 EDA.ipynb
 
 # README screenshots, taken in headless Chromium.
 screenshots: setup-dev browser-deps

@@ -49,11 +49,17 @@ def main() -> None:
     model = ["--model", str(MODEL_DIR)]
     # --quick: small sizes, and the full run's results files are left alone.
     latency = ["--sizes", "1000", "--client-sizes", "1000", "--queries", "50", "--out", os.devnull] if args.quick else []
+    speed = ["--size", "5000", "--queries", "30", "--peer-queries", "20", "--client-size", "1000",
+             "--out", os.devnull] if args.quick else []
     runs = [
         ("CLIP inference: precisions and query encoding", ["benchmarks/inference.py", *model]),
         ("The index step against the bare forward pass, OCR off", ["benchmarks/indexing.py", *model]),
         ("The index step with OCR on", ["benchmarks/indexing.py", *model, "--ocr"]),
+        ("The index step's rate per OCR_ENGINES choice, words only",
+         ["benchmarks/ocr_index_rate.py", *(["--limit", "6", "--rounds", "1"] if args.quick else [])]),
         ("Query latency at 1k, 10k and 100k points", ["benchmarks/query_latency.py", *model, *latency]),
+        ("Store levers and peers (faiss, numpy, qdrant-client) at 100k points",
+         ["benchmarks/store_speed.py", *speed]),
     ]
     sections = [f"# Benchmarks, one run ({time.strftime('%Y-%m-%d %H:%M')})", "",
                 f"`make bench` on {cpu_description()}. Compare ratios within this run.", ""]

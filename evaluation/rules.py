@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 _TEST = r"\s*(!?)\s*([A-Za-z_][\w-]*)\s*(~=|=|\shas\s)"
 _CONDITION = re.compile(_TEST + "(.*)", re.DOTALL)

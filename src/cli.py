@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 from pathlib import Path
 
@@ -93,7 +92,7 @@ def _open_for_repair(settings: Settings):
     from src.store import StoreDamaged, open_store
 
     try:
-        return open_store(settings)
+        return open_store(settings, build_in_background=False)
     except StoreDamaged as exc:
         if settings.uses_server:
             raise
@@ -101,28 +100,26 @@ def _open_for_repair(settings: Settings):
         aside = damaged.with_name(f"{settings.collection}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         damaged.rename(aside)
         print(f"warning: {exc}\nmoved the damaged collection to {aside}; rebuilding it", file=sys.stderr)
-        return open_store(settings)
+        return open_store(settings, build_in_background=False)
 
 
 def run_index(settings: Settings, progress: bool = True, repair: bool = False) -> int:
-    from src import ocr
     from src.disk import DiskError
     from src.embedding import ModelUnavailable
     from src.indexing import check_store, index_folder, repair_store
     from src.recovery import finish_interrupted
     from src.store import StoreUnavailable, open_store
-    from src.text_cache import TextCache
-    from src.text_reading import TextReader
+    from src.text_reading import open_reader
 
     print(f"Indexing {settings.dataset_dir} into {settings.describe_store()}, collection '{settings.collection}'"
-          + ("" if settings.ocr else " (OCR off)"))
-    reader = TextReader(TextCache(settings.text_dir, settings.ocr_langs)) if settings.ocr else None
-    if reader and shutil.which(ocr.TESSERACT_CMD) is None:
-        print("warning: tesseract is not installed (Debian: apt-get install tesseract-ocr); "
-              "indexing pictures without their text", file=sys.stderr)
-        reader = None
+          + (f" (OCR: {', '.join(settings.engines)})" if settings.engines else " (OCR off)"))
+    reader = open_reader(settings, lambda message: print(f"warning: {message}", file=sys.stderr))
+    if settings.engines and reader is None:
+        print("warning: no OCR engine can run here; indexing pictures without their text", file=sys.stderr)
     try:
-        with _open_for_repair(settings) if repair else open_store(settings) as store:
+        # This process holds the store alone, so the search graphs are built in place: a build in a child
+        # process took 1.8x as long and 2.7x the disk at 100k points (benchmarks/results/graph_build.md).
+        with (_open_for_repair(settings) if repair else open_store(settings, build_in_background=False)) as store:
             store.state()  # a store that is down is known at once, not after loading the model
             finish_interrupted(settings, store)
             embedder = _load_model_or_none(settings, reader)

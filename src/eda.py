@@ -25,6 +25,7 @@ from src.terms import terms
 EDA_VERSION = 1
 PIXEL_SIDE = 64  # images are decoded this small for brightness, colours and the map's thumbnails
 MAP_THUMB_SIDE = 48
+VECTOR_SAMPLE = 5000  # images whose vectors the overview reads at most (a random sample beyond)
 DUPLICATE_COSINE = 0.95  # image vectors at least this similar are listed as near-duplicates
 PALETTE_SIZE = 5  # dominant colours per category
 TOP_WORDS = 20
@@ -69,6 +70,7 @@ class Overview:
     map_xy: np.ndarray | None = None  # PCA of the image vectors, one row per map_paths
     explained: tuple[float, float] = (0.0, 0.0)  # share of the variance along each map axis
     vector_note: str | None = None  # why there are no near-duplicates or map
+    sample_note: str | None = None  # when they come from a sample of the images
     thumbs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # path -> small RGB, for the map
 
     @property
@@ -84,7 +86,11 @@ class Overview:
 def collect(settings: Settings, store: Store) -> Overview:
     """Everything the overview shows, from the store and the image files. Raises StoreUnavailable."""
     state = store.state()
-    points = store.points(IMAGE_VECTOR if state.has_images else None)
+    count = store.count()
+    # Above VECTOR_SAMPLE points the map and near-duplicates come from a random sample: reading every
+    # vector as Python floats would take ~1.6 GB and minutes at 100k points.
+    sampled = state.has_images and count > VECTOR_SAMPLE
+    points = store.points(IMAGE_VECTOR if state.has_images and not sampled else None)
     images = [_image_stats(payload) for _, payload, _ in points]
     texts = [payload.get("text") or "" for _, payload, _ in points]
     pixels = _pixel_stats(settings.dataset_dir, images)
@@ -101,7 +107,11 @@ def collect(settings: Settings, store: Store) -> Overview:
         brand_source=source,
         thumbs=pixels.thumbs,
     )
-    with_vectors = [(payload.get("path", ""), vector) for _, payload, vector in points if vector is not None]
+    vectors = store.sample(IMAGE_VECTOR, VECTOR_SAMPLE) if sampled else points
+    with_vectors = [(payload.get("path", ""), vector) for _, payload, vector in vectors if vector is not None]
+    if sampled:
+        overview.sample_note = (f"The map and the near-duplicates are drawn from a random sample of "
+                                f"{len(with_vectors):,} of the {count:,} images: pairs outside it are not listed.")
     if len(with_vectors) < 2:
         overview.vector_note = (
             "The collection holds no image vectors (it was indexed without a CLIP model): run index with "
@@ -157,6 +167,7 @@ def summary(o: Overview) -> dict:
         "median_nearest": round(_median(o.nearest), 3) if o.nearest is not None else None,
         "explained": [round(float(v), 3) for v in o.explained],
         "vector_note": o.vector_note,
+        "sample_note": o.sample_note,
         "model": o.model,
     }
 

@@ -226,19 +226,18 @@ class ContentWriter:
         texts: dict[str, str] = {}
         payloads: dict[str, dict] = {}
         for pid in pids:
-            text, error = "", None
+            text, made_by = "", None
             if self.reader is not None:
                 try:
-                    text = self.reader.result(self._pending[pid]).text
+                    result = self.reader.result(self._pending[pid])
+                    text, made_by = result.text, "+".join(result.engines)
+                    if result.engines != self.reader.keys:  # an engine failed: the others' text, retried next run
+                        self.report.failed.append((self.contents[pid][0].path, f"OCR: {result.error}"))
                 except OcrError as exc:
-                    error = str(exc)
-                    self.report.failed.append((self.contents[pid][0].path, f"OCR: {error}"))
+                    self.report.failed.append((self.contents[pid][0].path, f"OCR: {exc}"))
             texts[pid] = text
-            payloads[pid] = {
-                "text": text,
-                "has_text": bool(text),
-                "ocr": self.reader.version if self.reader is not None and error is None else None,
-            }
+            # "ocr": the engines (and their settings) that made the text; None: not read (yet).
+            payloads[pid] = {"text": text, "has_text": bool(text), "ocr": made_by}
         with_text = [pid for pid in pids if texts[pid]]
         words = {pid: SparseVector(*document_vector(texts[pid])) for pid in with_text}
         dense: dict[str, list[float]] = {}

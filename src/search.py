@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from threading import Lock
-from typing import Sequence
 
 import numpy as np
 
@@ -120,6 +120,25 @@ def collapse_near_duplicates(hits: list, threshold: float) -> list[tuple]:
     return [(hit, count) for hit, _, count in kept]
 
 
+@dataclass(frozen=True)
+class ResultPage:
+    results: list[SearchResult]
+    next_offset: int | None  # where the next page starts in the store's ranking; None: this is the last
+
+
+def fold_page(hits: list, k: int, collapse: float | None) -> tuple[list[tuple], int]:
+    """The page's first k results, each with the near-duplicates folded into it, and how many of the
+    store's hits they used: the next page starts after them, so no result shows on two pages."""
+    if collapse is None:
+        return [(hit, 0) for hit in hits[:k]], min(k, len(hits))
+    groups = collapse_near_duplicates(hits, collapse)
+    if len(groups) <= k:
+        return groups, len(hits)
+    first_unused = next(n for n, hit in enumerate(hits) if hit is groups[k][0])  # the next page starts here
+    # Count only the duplicates folded in before the next page starts: later ones show on it.
+    return collapse_near_duplicates(hits[:first_unused], collapse), first_unused
+
+
 class Searcher:
     def __init__(self, embedder: ClipEmbedder, store: Store, cache_size: int = 512):
         self.embedder = embedder
@@ -129,6 +148,12 @@ class Searcher:
         self._lock = Lock()
 
     def search(
+        self, query: str | None, k: int = DEFAULT_K, mode: str | None = DEFAULT_MODE, **options
+    ) -> list[SearchResult]:
+        """The results of search_page alone."""
+        return self.search_page(query, k, mode, **options).results
+
+    def search_page(
         self,
         query: str | None,
         k: int = DEFAULT_K,
@@ -139,37 +164,49 @@ class Searcher:
         offset: int = 0,
         min_score: float | None = None,
         collapse: float | None = None,
-    ) -> list[SearchResult]:
+    ) -> ResultPage:
         """Ranked results of a text query and/or weighted parts (texts, images, indexed images; a negative
-        weight pulls away from a part).
+        weight pulls away from a part), and where the next page starts.
 
         where: payload filters, e.g. {"category": "coffee", "has_text": True}. words_only: match the
-        words of the ads alone (BM25), for when there is no CLIP model. offset: results to skip (paging).
-        min_score: a cosine cut-off on the picture and text vectors. collapse: fold results whose image
-        vectors are at least this similar to a better result into it, with a count.
+        words of the ads alone (BM25), for when there is no CLIP model. offset: the store's results to
+        skip (paging: the next page's offset is the page's next_offset). min_score: a cosine cut-off, for
+        mode="image" alone, where the score shown is that cosine. collapse: fold results whose image
+        vectors are at least this similar to a better result into it, with a count. An indexed image
+        searched with (a positive point_id part) is left out of its own results.
         """
         parts = ([Part(text=clean_query(query))] if clean_query(query) else []) + list(parts)
         k = check_k(k)
         mode = check_mode(mode)
         if not 0 <= offset <= MAX_OFFSET:
             raise QueryError(f"offset must be between 0 and {MAX_OFFSET}, not {offset}")
+        if min_score is not None and (mode != "image" or words_only):
+            raise QueryError("min_score works with mode=image only, where the score is the picture's cosine "
+                             "similarity; leave it out for hybrid and text searches, whose scores rank but do "
+                             "not measure")
         if not parts:
-            return []
+            return ResultPage([], None)
         if not any(part.weight > 0 for part in parts):
             raise QueryError("a query needs at least one part with a positive weight")
         words = " ".join(part.text for part in parts if part.text and part.weight > 0)
         if words_only:
             if any(part.text is None for part in parts):
                 raise QueryError("searching by image needs the image model, which is not loaded")
+            if any(part.weight < 0 for part in parts):
+                raise QueryError("“not” (text to avoid) needs the image model, which is not loaded: "
+                                 "leave it out, the words of the ads are matched without it")
             channels = self._words(words)
         else:
             channels = self._channels(parts, words, mode)
-        # Folding near-duplicates shortens the page: ask for more, keep k (folding works within a page).
-        limit = min(2 * k, MAX_K) if collapse is not None else k
+        # One more than the page shows, so the page knows whether there is a next one; folding
+        # near-duplicates shortens the page, so then ask for more.
+        limit = min(2 * k, MAX_K) + 1 if collapse is not None else k + 1
+        sources = [part.point_id for part in parts if part.point_id and part.weight > 0]
         hits = self.store.search(channels, limit=limit, offset=offset, where=where, min_score=min_score,
-                                 with_vectors=collapse is not None)
-        grouped = collapse_near_duplicates(hits, collapse)[:k] if collapse is not None else [(h, 0) for h in hits]
-        return [
+                                 with_vectors=collapse is not None, exclude=sources)
+        grouped, used = fold_page(hits, k, collapse)
+        more = used < len(hits) or (len(hits) == limit and collapse is not None)
+        results = [
             SearchResult(
                 rank=offset + rank,
                 score=hit.score,
@@ -183,15 +220,18 @@ class Searcher:
             )
             for rank, (hit, similar) in enumerate(grouped, start=1)
         ]
+        return ResultPage(results, offset + used if more and offset + used <= MAX_OFFSET else None)
 
     def _channels(self, parts: Sequence[Part], words: str, mode: str) -> Vectors:
         """The query vectors for each channel of the mode: the parts' weighted sum of CLIP vectors serves
         both dense channels (one text encoding a query); BM25 takes the positive words."""
         vector = self._combined_vector(parts)
         image = vector if mode in ("image", "hybrid") else None
+        # "text" with an image alone: its likeness to the ads' texts (hybrid has the image channel for that).
+        text = vector if mode == "text" or (mode == "hybrid" and words) else None
         if mode in ("text", "hybrid") and words:
-            return Vectors(image=image, text=vector) | self._words(words)
-        return Vectors(image=image)
+            return Vectors(image=image, text=text) | self._words(words)
+        return Vectors(image=image, text=text)
 
     def _combined_vector(self, parts: Sequence[Part]) -> list[float]:
         total = None

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
@@ -22,6 +22,17 @@ Precision = Literal["auto", "fp32", "bf16", "int8"]
 Quantization = Literal["none", "scalar", "binary"]
 EmbeddedEngine = Literal["edge", "qdrant-client"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
+OCR_ENGINE_NAMES = ("ppocr", "tesseract")  # src/ocr/engines.py builds each
+
+
+def parse_engines(text: str | None) -> tuple[str, ...]:
+    """"ppocr,tesseract" -> ("ppocr", "tesseract"); "none" or "" -> (); raises ValueError naming the choices."""
+    names = [n.strip().lower() for n in (text or "").replace("+", ",").split(",") if n.strip()]
+    if names in ([], ["none"]):
+        return ()
+    if any(n not in OCR_ENGINE_NAMES for n in names):
+        raise ValueError(f"must be {', '.join(OCR_ENGINE_NAMES)} (comma-separated, most trusted first) or none")
+    return tuple(dict.fromkeys(names))
 
 
 class SettingsError(ValueError):
@@ -59,8 +70,10 @@ class Settings(BaseSettings):
     qdrant_shards: PositiveInt = setting(1, "shards of a server collection, spread over the cluster's nodes", None)
     qdrant_replicas: PositiveInt = setting(1, "copies of each shard on a server or cluster", None)
     qdrant_quantization: Quantization = setting(
-        "none", "quantized copies of the dense vectors on a server: scalar (int8) or binary", None)
-    qdrant_on_disk: bool = setting(False, "keep a server's original vectors on disk, the quantized ones in RAM", None)
+        "none", "quantized copies of the dense vectors (a server or Qdrant Edge), searched first and rescored: "
+        "scalar (int8) or binary", None)
+    qdrant_on_disk: bool = setting(
+        False, "keep the original dense vectors on disk (a server or Qdrant Edge), the quantized ones in RAM", None)
     device: str = setting("auto", "auto, cpu, cuda (or cuda:N) or mps; auto picks cuda, then mps, then cpu",
                           "--device", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
     precision: Precision = setting(
@@ -72,6 +85,9 @@ class Settings(BaseSettings):
     ocr: bool = setting(True, "read the text in the images while indexing", "--no-ocr")
     ocr_langs: str = setting("eng", "tesseract languages, +-separated, e.g. eng+deu", "--ocr-langs",
                              pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    ocr_engines: str = setting(
+        "ppocr,tesseract", "OCR engines, most trusted first: ppocr,tesseract, ppocr, tesseract or none",
+        "--ocr-engines")
     text_dir: Path = setting(Path("dataset_text"), "OCR cache folder", None)
     tesseract_cmd: str = setting("tesseract", "the tesseract binary, if it is not on PATH", None, min_length=1)
 
@@ -106,6 +122,16 @@ class Settings(BaseSettings):
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed, checked like any other."""
         return type(self).load(environ={}, **{**self.model_dump(), **changes})
+
+    @field_validator("ocr_engines")
+    @classmethod
+    def _known_engines(cls, value: str) -> str:
+        return ",".join(parse_engines(value)) or "none"
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The OCR engines to read with; () when OCR is off (OCR=off or OCR_ENGINES=none)."""
+        return parse_engines(self.ocr_engines) if self.ocr else ()
 
     @property
     def uses_server(self) -> bool:

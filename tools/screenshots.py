@@ -40,6 +40,17 @@ def main() -> None:
             page.wait_for_load_state("networkidle")
             page.screenshot(path=args.out / name)
             print(f"wrote {args.out / name}")
+            if width >= 1000:  # the first result's preview, then its own page, opened as a person would
+                page.locator("#results .card a.thumb").first.click()
+                page.wait_for_selector("#preview h1")
+                page.wait_for_load_state("networkidle")
+                page.screenshot(path=args.out / "preview.png")
+                print(f"wrote {args.out / 'preview.png'}")
+                page.get_by_role("link", name="Open its page").click()
+                page.wait_for_url("**/view/**")
+                page.wait_for_load_state("networkidle")
+                page.screenshot(path=args.out / "view.png")
+                print(f"wrote {args.out / 'view.png'}")
             page.close()
         browser.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from src.settings import Settings
 from src.store.schema import IMAGE_VECTOR, CollectionState, Hit, Point, Record, StoreUnavailable, Vectors, Where
@@ -57,6 +57,11 @@ class Store(abc.ABC):
         """Every point with its payload and its dense `vector` (None: no vector): the collection overview."""
 
     @abc.abstractmethod
+    def sample(self, vector: str, count: int) -> list[Record]:
+        """Up to count points drawn at random, with their path and their dense `vector`: the overview's
+        map and near-duplicates of a collection too large to read whole."""
+
+    @abc.abstractmethod
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
         """point id -> shown path, for those of the ids that are in the collection."""
 
@@ -90,11 +95,13 @@ class Store(abc.ABC):
         where: Where | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
+        exclude: Sequence[str] = (),
     ) -> list[Hit]:
         """One query in the engine. Each vector of the query is a channel: one channel ranks by its own
         score (cosine for dense); several are fused by Reciprocal Rank Fusion in the engine. where:
         payload field -> required value. min_score: the lowest cosine a dense channel lets through (BM25
-        scores have no fixed scale and are not cut). with_vectors: hits carry their image vector."""
+        scores have no fixed scale and are not cut). with_vectors: hits carry their image vector.
+        exclude: point ids left out (the image a "more like this" starts from)."""
 
     @abc.abstractmethod
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:

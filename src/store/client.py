@@ -5,13 +5,21 @@ collections and for testing this code without a server). Each search is one quer
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator, Sequence
 
 from qdrant_client import QdrantClient, models
 
 from src.settings import Settings
 from src.store.base import Store
-from src.store.conversions import dense_threshold, engine_filter, engine_vectors, hit_of, prefetch_depth
+from src.store.conversions import (
+    dense_of,
+    dense_threshold,
+    engine_filter,
+    engine_vectors,
+    hit_of,
+    named_vectors,
+    prefetch_depth,
+)
 from src.store.schema import (
     BM25_VECTOR,
     BOOL_FIELDS,
@@ -101,7 +109,8 @@ class ClientStore(Store):
         if not self.settings.uses_server or self.settings.qdrant_quantization == "none":
             return None
         oversampling = 3.0 if self.settings.qdrant_quantization == "binary" else 1.5
-        return models.SearchParams(quantization=models.QuantizationSearchParams(rescore=True, oversampling=oversampling))
+        quantization = models.QuantizationSearchParams(rescore=True, oversampling=oversampling)
+        return models.SearchParams(quantization=quantization)
 
     def count(self) -> int:
         with self._errors("count points"):
@@ -119,8 +128,16 @@ class ClientStore(Store):
             if not self.client.collection_exists(self.collection):
                 return []
             found = self._scroll(with_payload=True, with_vectors=[vector] if vector else False)
-            return [Record(str(p.id), p.payload or {}, (p.vector or {}).get(vector) if vector else None)
+            return [Record(str(p.id), p.payload or {}, dense_of(p, vector))
                     for p in found]
+
+    def sample(self, vector: str, count: int) -> list[Record]:
+        with self._errors("read a sample of the collection"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            found = self.client.query_points(self.collection, query=models.SampleQuery(sample=models.Sample.RANDOM),
+                                             limit=count, with_payload=["path"], with_vectors=[vector]).points
+        return [Record(str(p.id), p.payload or {}, dense_of(p, vector)) for p in found]
 
     def _scroll(self, **what) -> Iterator[models.Record]:
         offset = None
@@ -163,7 +180,8 @@ class ClientStore(Store):
 
     def update_text(self, point_id: str, vectors: Vectors, payload: dict) -> None:
         with self._errors("update a point"):
-            self.client.delete_vectors(self.collection, vectors=[TEXT_VECTOR, BM25_VECTOR], points=[point_id], wait=True)
+            self.client.delete_vectors(
+                self.collection, vectors=[TEXT_VECTOR, BM25_VECTOR], points=[point_id], wait=True)
             if vectors:
                 self.client.update_vectors(
                     self.collection, points=[models.PointVectors(id=point_id, vector=_vectors(vectors))], wait=True
@@ -188,9 +206,10 @@ class ClientStore(Store):
         where: Where | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
+        exclude: Sequence[str] = (),
     ) -> list[Hit]:
         channels = _vectors(query)
-        query_filter = _filter(where)
+        query_filter = _filter(where, exclude)
         vectors = [IMAGE_VECTOR] if with_vectors else False
         with self._errors("search"):
             if not self.client.collection_exists(self.collection) or not channels:
@@ -221,20 +240,25 @@ class ClientStore(Store):
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         with self._errors("read a point"):
             found = self.client.retrieve(self.collection, ids=[point_id], with_payload=False, with_vectors=[name])
-        if not found or not (found[0].vector or {}).get(name):
+        vector = dense_of(found[0], name) if found else None
+        if not vector:
             raise KeyError(point_id)
-        return found[0].vector[name]
+        return vector
 
     def vector_names(self, point_id: str) -> set[str]:
         with self._errors("read a point"):
             found = self.client.retrieve(self.collection, ids=[point_id], with_payload=False, with_vectors=True)
-        return set(found[0].vector or {}) if found else set()
+        return set(named_vectors(found[0])) if found else set()
 
 
 def _vectors(vectors: Vectors) -> dict:
     return engine_vectors(vectors, lambda indices, values: models.SparseVector(indices=indices, values=values))
 
 
-def _filter(where: Where | None) -> models.Filter | None:
-    return engine_filter(where, lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
-                         lambda must: models.Filter(must=must))
+def _filter(where: Where | None, exclude: Sequence[str] = ()) -> models.Filter | None:
+    built = engine_filter(where,
+                          lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
+                          lambda must: models.Filter(must=must))
+    if not exclude:
+        return built
+    return models.Filter(must=built.must if built else None, must_not=[models.HasIdCondition(has_id=list(exclude))])

@@ -4,7 +4,8 @@ form, hits in ours. Each engine passes its own constructors."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from src.store.schema import DENSE_VECTORS, IMAGE_VECTOR, DenseVector, Hit, SparseVector, Vectors, Where
 
@@ -44,7 +45,21 @@ def engine_filter(where: Where | None, condition: Callable[[str, str | bool], An
     return all_of([condition(field, value) for field, value in where.items()])
 
 
+def named_vectors(point: Any) -> dict[str, Any]:
+    """name -> vector of an engine's point or record (an unnamed or absent vector counts as none)."""
+    vector = point.vector  # read once: each read converts every returned vector to Python objects again
+    return vector if isinstance(vector, dict) else {}
+
+
+def dense_of(point: Any, name: str | None) -> DenseVector | None:
+    """The point's dense vector of this name, as a list, or None."""
+    vector = named_vectors(point).get(name) if name else None
+    if vector is None or isinstance(vector, SparseVector):
+        return None
+    return vector if isinstance(vector, list) else list(vector)
+
+
 def hit_of(point: Any, with_vectors: bool) -> Hit:
     """A Hit from an engine's scored point (both engines' points have id, score, payload and vector)."""
-    image = (point.vector or {}).get(IMAGE_VECTOR) if with_vectors else None
+    image = dense_of(point, IMAGE_VECTOR) if with_vectors else None
     return Hit(str(point.id), float(point.score), point.payload or {}, image)

@@ -18,7 +18,8 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import qdrant_edge as edge
@@ -28,7 +29,16 @@ from src.settings import Settings
 from src.store import background_build
 from src.store.background_build import SHARD, SwapGate
 from src.store.base import Notify, Store
-from src.store.conversions import RRF_K, dense_threshold, engine_filter, engine_vectors, hit_of, prefetch_depth
+from src.store.conversions import (
+    RRF_K,
+    dense_of,
+    dense_threshold,
+    engine_filter,
+    engine_vectors,
+    hit_of,
+    named_vectors,
+    prefetch_depth,
+)
 from src.store.schema import (
     BM25_VECTOR,
     BOOL_FIELDS,
@@ -63,6 +73,8 @@ SCROLL_PAGE = 1000
 # the files already claim, plus a new log segment and a new chunk of each dense vector, plus the write.
 SPACE_MARGIN_BYTES = 128 * 1024 * 1024
 REPAIR = "python main.py index --repair"
+# HNSW's candidate list for dense channels; None: the engine's default (ef_construct, 100).
+HNSW_EF: int | None = None
 
 
 class EdgeStore(Store):
@@ -80,9 +92,14 @@ class EdgeStore(Store):
         self._gate = SwapGate()  # searches run together, but never on a shard being swapped out
         self._replay: list | None = None  # writes made while a copy is being indexed
         self._generation = 0  # bumped by create(): a copy of an older collection is never swapped in
+        # Query-time levers (benchmarks/store_speed.py measures each): HNSW's candidate list, and how deep
+        # the BM25 channel feeds the fusion (None: as deep as the dense channels).
+        self.hnsw_ef: int | None = HNSW_EF
+        self.bm25_depth: int | None = None
         with self._errors("open"):
             settings.qdrant_path.mkdir(parents=True, exist_ok=True)
-            self._lock_file = open(settings.qdrant_path / f"{settings.collection}.lock", "a+")
+            # held open for the store's life: the lock lasts as long as the file is open
+            self._lock_file = open(settings.qdrant_path / f"{settings.collection}.lock", "a+")  # noqa: SIM115
             try:
                 fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -123,7 +140,10 @@ class EdgeStore(Store):
         return CollectionState(True, meta.get("schema_version"), meta.get("model"), meta.get("dim"))
 
     def create(self, model: str | None, dim: int | None) -> None:
-        dense = edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine) if model and dim else None
+        dense = edge.EdgeVectorParams(
+            size=dim, distance=edge.Distance.Cosine, quantization_config=self._quantization(),
+            on_disk=self.settings.qdrant_on_disk or None,
+        ) if model and dim else None
         config = edge.EdgeConfig(
             vectors={name: dense for name in DENSE_VECTORS} if dense else {},
             sparse_vectors={BM25_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
@@ -148,6 +168,26 @@ class EdgeStore(Store):
             write_atomically(self.folder / META, json.dumps(self._meta).encode())
             self._shard = shard
 
+    def _quantization(self) -> edge.ScalarQuantizationConfig | edge.BinaryQuantizationConfig | None:
+        """Quantized copies of the dense vectors, kept in RAM and searched first (QDRANT_QUANTIZATION);
+        the originals rescore the best candidates."""
+        kind = self.settings.qdrant_quantization
+        if kind == "scalar":
+            return edge.ScalarQuantizationConfig(type=edge.ScalarType.Int8, quantile=0.99, always_ram=True)
+        if kind == "binary":
+            return edge.BinaryQuantizationConfig(always_ram=True)
+        return None
+
+    def _search_params(self) -> edge.SearchParams | None:
+        """Dense channels' search: the HNSW candidate list, and rescoring quantized candidates."""
+        kind = self.settings.qdrant_quantization
+        quantization = None
+        if kind != "none":
+            quantization = edge.QuantizationSearchParams(rescore=True, oversampling=3.0 if kind == "binary" else 1.5)
+        if self.hnsw_ef is None and quantization is None:
+            return None
+        return edge.SearchParams(hnsw_ef=self.hnsw_ef, quantization=quantization)
+
     def count(self) -> int:
         with self._reading("count points") as shard:
             return shard.count(edge.CountRequest(exact=True)) if shard else 0
@@ -163,14 +203,18 @@ class EdgeStore(Store):
         if not self.build_in_background:
             notify(f"building the search index (HNSW) for {waiting} vectors")
             with self._errors("build the search index"), self._writes:
-                changed = self._shard.optimize()
-                self._shard.flush()
+                if self._shard is not shard:
+                    return False  # the collection was recreated meanwhile
+                changed = shard.optimize()
+                shard.flush()
             return bool(changed)
         notify(f"building the search index (HNSW) for {waiting} vectors; searches go on meanwhile")
         with self._errors("build the search index"):
             with self._writes:
+                if self._shard is not shard:
+                    return False
                 generation = self._generation
-                self._shard.flush()
+                shard.flush()
                 build = background_build.copy_shard(self.folder)
                 self._replay = []
             try:
@@ -183,7 +227,7 @@ class EdgeStore(Store):
                 with self._writes, self._gate.swapping():
                     if generation != self._generation:
                         return False  # the collection was recreated meanwhile
-                    self._shard.close()
+                    shard.close()
                     self._shard = None
                     self._shard = background_build.swap_in(self.folder, build, self._replay)
             finally:
@@ -211,8 +255,14 @@ class EdgeStore(Store):
     def points(self, vector: str | None = None) -> list[Record]:
         with self._reading("read the collection") as shard:
             found = self._scroll(shard, with_payload=True, with_vector=[vector] if vector else False)
-            return [Record(str(r.id), r.payload or {}, (r.vector or {}).get(vector) if vector else None)
+            return [Record(str(r.id), r.payload or {}, dense_of(r, vector))
                     for r in found]
+
+    def sample(self, vector: str, count: int) -> list[Record]:
+        request = edge.QueryRequest(query=edge.Sample.Random, limit=count, with_payload=["path"], with_vector=[vector])
+        with self._reading("read a sample of the collection") as shard:
+            found = shard.query(request) if shard else []
+        return [Record(str(r.id), r.payload or {}, dense_of(r, vector)) for r in found]
 
     @staticmethod
     def _scroll(shard: edge.EdgeShard | None, **what) -> Iterator[edge.Record]:
@@ -227,7 +277,7 @@ class EdgeStore(Store):
         with self._reading("look up images") as shard:
             if not point_ids or shard is None:
                 return {}
-            found = shard.retrieve(point_ids, with_payload=["path"], with_vector=False)
+            found = shard.retrieve(list[int | uuid.UUID | str](point_ids), with_payload=["path"], with_vector=False)
         return {str(r.id): (r.payload or {}).get("path", "") for r in found}
 
     def by_path(self, path: str) -> Hit | None:
@@ -262,7 +312,7 @@ class EdgeStore(Store):
 
     def delete(self, point_ids: list[str]) -> None:
         if point_ids:
-            self._write("delete points", edge.UpdateOperation.delete_points(point_ids))
+            self._write("delete points", edge.UpdateOperation.delete_points(list[int | uuid.UUID | str](point_ids)))
 
     def search(
         self,
@@ -272,26 +322,29 @@ class EdgeStore(Store):
         where: Where | None = None,
         min_score: float | None = None,
         with_vectors: bool = False,
+        exclude: Sequence[str] = (),
     ) -> list[Hit]:
         channels = _vectors(query)
-        query_filter = _filter(where)
+        query_filter = _filter(where, exclude)
         vectors = [IMAGE_VECTOR] if with_vectors else False
+        params = self._search_params()
         if len(channels) == 1:
             (name, vector), = channels.items()
             request = edge.QueryRequest(
                 query=edge.Query.Nearest(vector, using=name), filter=query_filter,
                 score_threshold=dense_threshold(name, min_score), limit=limit, offset=offset,
-                with_payload=RESULT_FIELDS, with_vector=vectors,
+                with_payload=RESULT_FIELDS, with_vector=vectors, params=params if name in DENSE_VECTORS else None,
             )
         else:
             depth = prefetch_depth(limit, offset)
             request = edge.QueryRequest(
                 prefetches=[
                     edge.Prefetch(query=edge.Query.Nearest(vector, using=name), filter=query_filter,
-                                  limit=depth, score_threshold=dense_threshold(name, min_score))
+                                  limit=self._depth(name, depth), score_threshold=dense_threshold(name, min_score),
+                                  params=params if name in DENSE_VECTORS else None)
                     for name, vector in channels.items()
                 ],
-                query=edge.Fusion.Rrf(k=RRF_K),
+                query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the 0.9.0 stub omits Rrf
                 limit=limit, offset=offset, with_payload=RESULT_FIELDS, with_vector=vectors,
             )
         with self._reading("search") as shard:
@@ -300,17 +353,22 @@ class EdgeStore(Store):
             found = shard.query(request)
         return [hit_of(p, with_vectors) for p in found]
 
+    def _depth(self, name: str, depth: int) -> int:
+        """A channel's prefetch depth: the BM25 channel's may be capped."""
+        return min(depth, self.bm25_depth) if name == BM25_VECTOR and self.bm25_depth else depth
+
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         with self._reading("read a point") as shard:
             found = shard.retrieve([point_id], with_payload=False, with_vector=[name]) if shard else []
-        if not found or not (found[0].vector or {}).get(name):
+        vector = dense_of(found[0], name) if found else None
+        if not vector:
             raise KeyError(point_id)
-        return list(found[0].vector[name])
+        return vector
 
     def vector_names(self, point_id: str) -> set[str]:
         with self._reading("read a point") as shard:
             found = shard.retrieve([point_id], with_payload=False, with_vector=True) if shard else []
-        return set(found[0].vector or {}) if found else set()
+        return set(named_vectors(found[0])) if found else set()
 
     # -- access --------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -373,9 +431,13 @@ def _vectors(vectors: Vectors) -> dict:
     return engine_vectors(vectors, lambda indices, values: edge.SparseVector(indices=indices, values=values))
 
 
-def _filter(where: Where | None) -> edge.Filter | None:
-    return engine_filter(where, lambda key, value: edge.FieldCondition(key, match=edge.MatchValue(_match_value(value))),
-                         lambda must: edge.Filter(must=must))
+def _filter(where: Where | None, exclude: Sequence[str] = ()) -> edge.Filter | None:
+    built = engine_filter(where,
+                          lambda key, value: edge.FieldCondition(key, match=edge.MatchValue(_match_value(value))),
+                          lambda must: edge.Filter(must=must))
+    if not exclude:
+        return built
+    return edge.Filter(must=built.must if built else [], must_not=[edge.HasIdCondition(set(exclude))])
 
 
 def _match_value(value):

@@ -4,7 +4,7 @@ state, and the one error a store raises. Both engines translate from and to thes
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 # Bump when the collection layout changes; `index` rebuilds collections of another version.
 # 1: image vector only. 2: image and OCR-text vectors, BM25 sparse vector, payload indexes.
@@ -23,7 +23,7 @@ KEYWORD_FIELDS = ("folder", "category", "path")
 BOOL_FIELDS = ("has_text",)
 
 DenseVector = list[float]
-Where = dict[str, Union[str, bool]]  # payload field -> the value it must have
+Where = dict[str, str | bool]  # payload field -> the value it must have
 
 
 class SparseVector(NamedTuple):
@@ -48,7 +48,9 @@ class Vectors:
 
     def __or__(self, other: Vectors) -> Vectors:
         """Both sets of vectors; other's win where both have one."""
-        return Vectors(**(self.named() | other.named()))
+        return Vectors(image=other.image if other.image is not None else self.image,
+                       text=other.text if other.text is not None else self.text,
+                       bm25=other.bm25 if other.bm25 is not None else self.bm25)
 
     def __bool__(self) -> bool:
         return bool(self.named())

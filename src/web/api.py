@@ -66,7 +66,8 @@ def api_remove(path: str, delete_files: bool = False, backend: Backend = Depends
 @router.get("/healthz", summary="Model, store and point count",
             responses={503: {"description": "The store cannot be reached: the same fields, reachable false"}})
 def healthz(backend: Backend = Depends(get_backend)):
-    store_info = {"location": backend.settings.describe_store(), "collection": backend.settings.collection}
+    store_info: dict[str, object] = {"location": backend.settings.describe_store(),
+                                     "collection": backend.settings.collection}
     try:
         store_info |= {"reachable": True, "points": backend.store().count()}
     except StoreUnavailable as exc:

@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from src.embedding import ClipEmbedder
-from src.settings import Settings
-from src.web import api, pages
-from src.web.backend import Backend
 from src.runtime import configure
+from src.settings import Settings
+from src.web import api, docs, pages
+from src.web.backend import Backend
 from src.web.errors import install_error_handlers
 from src.web.middleware import SecurityHeaders
 from src.web.rendering import ROOT
@@ -35,7 +35,8 @@ def create_app(
         yield
         backend.close()
 
-    # No /docs or /redoc: their pages load scripts from a CDN, which the CSP (and an offline machine) refuses.
+    # FastAPI's own /docs and /redoc load scripts from a CDN, which the CSP (and an offline machine)
+    # refuses: docs.py serves Swagger UI from vendored files instead.
     app = FastAPI(title="adsearch", summary="Semantic search for advertisement images", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.backend = backend
@@ -43,5 +44,6 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(docs.router)
     install_error_handlers(app)
     return app

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 
 from fastapi import Request
 
-from src import ocr
 from src.disk import disk_error, is_disk_error
 from src.eda_page import EdaPages
 from src.embedding import ClipEmbedder, ModelUnavailable
@@ -17,8 +15,7 @@ from src.recovery import finish_interrupted
 from src.search import Searcher
 from src.settings import Settings
 from src.store import Store, StoreUnavailable, open_store
-from src.text_cache import TextCache
-from src.text_reading import TextReader
+from src.text_reading import TextReader, open_reader
 from src.uploads import UploadOutcome, add_images
 
 log = logging.getLogger(__name__)
@@ -34,7 +31,7 @@ class Backend:
         self.model_error: str | None = None
         self._store: Store | None = None
         self._searcher: Searcher | None = None
-        self._reader: TextReader | None = None
+        self._reader: TextReader | bool | None = None  # False: no OCR engine can run here
         self._lock = threading.Lock()
         self.indexing: dict = {"state": "idle", "summary": None}  # an index run inside the app
         self.eda_pages = EdaPages()
@@ -46,6 +43,11 @@ class Backend:
         except ModelUnavailable as exc:
             self.model_error = str(exc)
             log.error("%s", exc)
+
+    def ensure_model(self) -> None:
+        """Wait for the model's start-up load (or load it), so a page knows whether picture search works."""
+        if not self.embedder.loaded and not self.model_error:
+            self.load_model()
 
     def store(self) -> Store:
         with self._lock:
@@ -61,17 +63,15 @@ class Backend:
             return self._searcher
 
     def reader(self) -> TextReader | None:
-        """OCR for uploads, when it is on and tesseract is installed; its workers start on first use."""
-        if not self.settings.ocr or shutil.which(ocr.TESSERACT_CMD) is None:
-            return None
+        """OCR for uploads, with the engines OCR_ENGINES names that are installed; its workers start on
+        first use."""
         with self._lock:
             if self._reader is None:
-                self._reader = TextReader(TextCache(self.settings.text_dir, self.settings.ocr_langs))
-            return self._reader
+                self._reader = open_reader(self.settings, log.warning) or False
+            return self._reader if isinstance(self._reader, TextReader) else None
 
     def add_images(self, files: list[tuple[str, bytes]]) -> list[UploadOutcome]:
-        if not self.embedder.loaded and not self.model_error:
-            self.load_model()
+        self.ensure_model()
         embedder = None if self.model_error else self.embedder
         return add_images(files, self.settings, embedder, self.store(), self.reader())
 
@@ -107,12 +107,16 @@ class Backend:
             self.forget_store()
             log.error("%s", exc)
 
+    def index_now(self):
+        """The index step over the image folder, in this thread; its report."""
+        self.ensure_model()
+        embedder = None if self.model_error else self.embedder
+        return index_folder(self.settings.dataset_dir, embedder, self.store(), self.settings.batch_size,
+                            progress=False, notify=log.info, reader=self.reader())
+
     def _index(self) -> None:
         try:
-            self.load_model()
-            embedder = None if self.model_error else self.embedder
-            report = index_folder(self.settings.dataset_dir, embedder, self.store(), self.settings.batch_size,
-                                  progress=False, notify=log.info, reader=self.reader())
+            report = self.index_now()
             self.indexing = {"state": "done", "summary": report.summary()}
             log.info("index: %s", report.summary())
         except (StoreUnavailable, ModelUnavailable, FileNotFoundError, ValueError, OSError) as exc:
@@ -123,7 +127,7 @@ class Backend:
 
     def close(self) -> None:
         self.forget_store()
-        if self._reader is not None:
+        if isinstance(self._reader, TextReader):
             self._reader.close()
 
 

@@ -4,6 +4,7 @@ OpenAPI entries that document both."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -61,14 +62,14 @@ def _routes(routes: list) -> list:
 
 def _allowed_methods(request: Request) -> str:
     """Every method some route takes at this path."""
-    methods = set()
+    methods: set[str] = set()
     for route in _routes(request.app.router.routes):
         if route.matches(request.scope)[0] != Match.NONE:
             methods |= getattr(route, "methods", None) or set()
     return ", ".join(sorted(methods))
 
 
-def render_error(request: Request, status: int, message: str, headers: dict | None = None):
+def render_error(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None):
     if request.url.path.startswith("/api/") or request.url.path == "/healthz":
         return JSONResponse({"error": {"status": status, "message": message}}, status_code=status, headers=headers)
     return templates.TemplateResponse(request, "_error.html" if is_partial(request) else "error.html",
@@ -103,9 +104,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        headers = exc.headers
+        headers: Mapping[str, str] | None = exc.headers
         if exc.status_code == 405 and (allowed := _allowed_methods(request)):
-            headers = (headers or {}) | {"Allow": allowed}  # Starlette names one route's; /index has two
+            headers = {**(headers or {}), "Allow": allowed}  # Starlette names one route's; /index has two
         return render_error(request, exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(Exception)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
@@ -16,7 +17,7 @@ from src.web import rendering, services
 from src.web.backend import Backend, get_backend
 from src.web.errors import page_errors
 from src.web.forms import SearchForm, read_query_image, read_uploads
-from src.web.rendering import templates
+from src.web.rendering import ROOT, templates
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -36,24 +37,29 @@ def index_page(request: Request, form: SearchForm = Depends(), backend: Backend 
              responses=page_errors(400, 422, 503))
 async def index_image_query(request: Request, form: SearchForm = Depends(), image: UploadFile | None = None,
                             backend: Backend = Depends(get_backend)):
-    return rendering.search_page(request, backend, form, await read_query_image(image))
+    query_image = await read_query_image(image)
+    return rendering.search_page(request, backend, form, query_image, missing_image=query_image is None)
 
 
 @router.get("/view/{path:path}", response_class=HTMLResponse, summary="One image: the words found, its text",
             responses=page_errors(404, 422, 503))
-def view_page(request: Request, path: str, q: str = "", backend: Backend = Depends(get_backend)):
-    return templates.TemplateResponse(request, "view.html", services.image_view(backend, path, q))
+def view_page(request: Request, path: str, form: SearchForm = Depends(), backend: Backend = Depends(get_backend)):
+    # The search it was opened from comes along, so its links lead back to exactly that search.
+    return templates.TemplateResponse(request, "view.html", services.image_view(backend, path, form))
 
 
 @router.post("/upload", response_class=HTMLResponse, summary="The page's upload form",
              responses=page_errors(400, 422, 503))
 def upload_page(request: Request, files: list[UploadFile], backend: Backend = Depends(get_backend)):
+    context: dict[str, object]
     try:
         context = {"outcomes": backend.add_images(read_uploads(request, files)), "error": None}
         status = 200
     except UploadError as exc:
         context, status = {"outcomes": [], "error": str(exc)}, 422
     partial = request.headers.get("HX-Request")
+    # The page's "N images indexed" is swapped along with the outcomes (htmx out-of-band).
+    context |= {"oob": bool(partial), "points": backend.read(lambda store: store.count(), None)}
     return templates.TemplateResponse(request, "_uploads.html" if partial else "uploaded.html", context,
                                       status_code=status)
 
@@ -62,8 +68,25 @@ def upload_page(request: Request, files: list[UploadFile], backend: Backend = De
              responses=page_errors(400, 404, 422, 503))
 def remove_page(request: Request, path: str, delete_files: str = Form(""), backend: Backend = Depends(get_backend)):
     done = services.remove(backend, path, bool(delete_files))
-    return templates.TemplateResponse(request, "removed.html", {"path": path, "deleted": done.deleted,
-                                                                "kept": done.kept})
+    # POST, then redirect, then GET: reloading the answer does not send the removal again.
+    outcome = {"path": path, "deleted": done.deleted, "kept": [name for name, _ in done.kept],
+               "why": [reason for _, reason in done.kept]}
+    return RedirectResponse("/removed?" + urlencode(outcome, doseq=True), status_code=303)
+
+
+@router.get("/removed", response_class=HTMLResponse, summary="What a removal did, and its undo")
+def removed_page(request: Request, path: str = "", deleted: list[str] = Query([]), kept: list[str] = Query([]),
+                 why: list[str] = Query([]), backend: Backend = Depends(get_backend)):
+    context = {"path": path, "deleted": deleted, "kept": list(zip(kept, why, strict=False)),
+               "undo": services.can_restore(backend, path)}
+    return templates.TemplateResponse(request, "removed.html", context)
+
+
+@router.post("/removed/undo", summary="Put a removed image back in the index (its file is still in the folder)",
+             responses=page_errors(404, 422, 503))
+def undo_remove(path: str = Form(...), backend: Backend = Depends(get_backend)) -> RedirectResponse:
+    services.restore(backend, path)
+    return RedirectResponse("/view/" + quote(path), status_code=303)
 
 
 @router.get("/images/{path:path}", summary="The full image file", response_class=FileResponse,
@@ -104,3 +127,10 @@ def eda_page(request: Request, refresh: bool = False, backend: Backend = Depends
             responses=page_errors(503))
 def eda_sections(request: Request, backend: Backend = Depends(get_backend)):
     return rendering.eda_page(request, backend, refresh=True, partial=True)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    # Browsers and bookmark tools ask for this path whatever the page's <link rel="icon"> says.
+    return FileResponse(ROOT / "static" / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})

@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 
 from src.embedding import ModelUnavailable
-from src.search import DEFAULT_K, MODES, QueryError, SearchResult
+from src.search import MODES, QueryError, ResultPage
 from src.store import StoreUnavailable
 from src.web.backend import Backend
 from src.web.forms import K_CHOICES, SearchForm
-from src.web.services import images_usable, run_search, text_only_reason
+from src.web.services import images_usable, run_search, source_image, text_only_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=ROOT / "templates")
@@ -27,14 +27,34 @@ def is_partial(request: Request) -> bool:
     return bool(request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"))
 
 
-def search_page(request: Request, backend: Backend, form: SearchForm, image: bytes | None = None):
-    """The search page, its results alone (HTMX), or just the next cards (load more)."""
+def score_meaning(mode: str | None) -> str:
+    """What the number on a card measures (None: words-only search)."""
+    if mode is None:
+        return "how well the ad's words match (BM25): higher is better; no fixed scale"
+    if mode == "image":
+        return "cosine similarity of the picture to the query, 0 to 1"
+    return "rank-fusion score of the picture and text matches: orders the results, no fixed scale"
+
+
+def search_page(request: Request, backend: Backend, form: SearchForm, image: bytes | None = None,
+                missing_image: bool = False):
+    """The search page, its results alone (HTMX), or just the next cards (load more).
+    missing_image: the image form was sent without a file: say so, keep the rest of the page."""
+    backend.ensure_model()  # which controls work depends on it
     images_ok = images_usable(backend)
     context = {"f": form, "k_choices": K_CHOICES, "modes": MODES, "results": [], "error": None,
                "searched": form.searched or bool(image), "images_ok": images_ok}
+    context["score_title"] = score_meaning(form.mode if images_ok else None)
     status = 200
     try:
-        context["results"] = run_search(backend, form, image, images_ok=images_ok)
+        if missing_image:
+            raise QueryError("no image was chosen: choose an image file (JPEG, PNG, GIF, WebP or BMP), then press "
+                             "Find similar")
+        context["source"] = source_image(backend, form)
+        found = run_search(backend, form, image, images_ok=images_ok)
+        context["results"] = found.results
+        if found.next_offset is not None and not image:
+            context["more_url"] = "/index?" + form.query_string(offset=found.next_offset)
     except QueryError as exc:
         status, context["error"] = 422, str(exc)
     except StoreUnavailable as exc:
@@ -42,22 +62,23 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
         status, context["error"] = 503, str(exc)
     except ModelUnavailable as exc:
         status, context["error"] = 503, str(exc)
-    k = form.k_value() if status == 200 else DEFAULT_K
-    if len(context["results"]) == k and not image:
-        context["more_url"] = "/index?" + form.query_string(offset=form.offset_value() + k)
     if request.headers.get("X-Results") == "more":  # "load more": just the next cards
         return templates.TemplateResponse(request, "_cards.html", context, status_code=status)
     partial = is_partial(request)
+    categories = backend.read(lambda store: store.facet("category"), [])
+    if form.category and categories and form.category not in dict(categories) and status == 200:
+        status, context["error"] = 422, (f"there is no category “{form.category}”; choose one in the Category list "
+                                         f"({', '.join(name for name, _ in categories)}), or all")
     if not partial:
         context["model_error"] = backend.model_error or text_only_reason(backend)
         context["points"] = backend.read(lambda store: store.count(), None)
-        context["categories"] = backend.read(lambda store: store.facet("category"), [])
+        context["categories"] = categories
     return templates.TemplateResponse(
         request, "_results.html" if partial else "index.html", context, status_code=status
     )
 
 
-def api_results(form: SearchForm, results: list[SearchResult]) -> JSONResponse:
+def api_results(form: SearchForm, page: ResultPage) -> JSONResponse:
     # Plain JSON types already: a JSONResponse skips FastAPI's generic encoder, and vars() the deep
     # copy of asdict(), which together took a third of a cached query's time.
     return JSONResponse({
@@ -66,10 +87,11 @@ def api_results(form: SearchForm, results: list[SearchResult]) -> JSONResponse:
         "offset": form.offset_value(),
         "mode": form.mode,
         "filters": {"category": form.category or None, "has_text": bool(form.has_text)},
+        "next_offset": page.next_offset,  # the offset of the next page; null on the last
         "results": [
             vars(r) | {"image_url": f"/images/{quote(r.path)}", "thumbnail_url": f"/thumbs/{quote(r.path)}",
                        "view_url": f"/view/{quote(r.path)}"}
-            for r in results
+            for r in page.results
         ],
     })
 

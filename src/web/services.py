@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
 
 from src.images import ImageError, decode_image, resolve_inside
 from src.removal import NotIndexed, Removal, RemovalError, remove_image
-from src.search import Part, QueryError, SearchResult, clean_query, matching_words
+from src.search import Part, QueryError, ResultPage, SearchResult, clean_query, matching_words
 from src.settings import Settings
 from src.text_cache import TextCache
 from src.web.backend import Backend
@@ -22,21 +23,28 @@ NEIGHBOURS = 6  # look-alikes on the result view
 
 
 def run_search(
-    backend: Backend, form: SearchForm, image: bytes | None = None, parts: list[Part] = (),
+    backend: Backend, form: SearchForm, image: bytes | None = None, parts: Sequence[Part] = (),
     images_ok: bool | None = None,
-) -> list[SearchResult]:
+) -> ResultPage:
     """The one search call behind the page and the API; raises the errors both render.
     images_ok: whether picture search works, when the caller already knows (one store look-up)."""
-    if not backend.embedder.loaded and not backend.model_error:
-        backend.load_model()  # waits for the start-up load, so the first search knows how it went
+    backend.ensure_model()  # the first search waits for the start-up load, so it knows how it went
     # Without a model, or with a collection indexed without one, the words of the ads still match.
     words_only = not (images_usable(backend, strict=True) if images_ok is None else images_ok)
     parts = form.parts() + list(parts) + ([Part(vector=image_query_vector(backend, image))] if image else [])
-    return backend.searcher().search(
+    return backend.searcher().search_page(
         form.q, form.k_value(), form.mode, where=form.where(), words_only=words_only, parts=parts,
         offset=form.offset_value(), min_score=form.min_score_value(),
         collapse=None if form.show_duplicates or words_only else backend.settings.collapse_cosine,
     )
+
+
+def source_image(backend: Backend, form: SearchForm) -> dict | None:
+    """The indexed image a "more like this" search starts from, to show as part of the query."""
+    if not form.like:
+        return None
+    found = backend.read(lambda store: store.paths_of([point_id(form.like)]), {})
+    return {"id": form.like, "path": found[point_id(form.like)]} if found else None
 
 
 def query_part(backend: Backend, part: QueryPartIn) -> Part:
@@ -49,7 +57,7 @@ def query_part(backend: Backend, part: QueryPartIn) -> Part:
     if part.like:
         return Part(point_id=point_id(part.like), weight=part.weight)
     try:
-        data = base64.b64decode(part.image, validate=True)
+        data = base64.b64decode(part.image or "", validate=True)
     except (binascii.Error, ValueError):
         raise QueryError("image must be a base64-encoded image file") from None
     return Part(vector=image_query_vector(backend, data), weight=part.weight)
@@ -108,6 +116,22 @@ def remove(backend: Backend, path: str, delete_files: bool) -> Removal:
         raise HTTPException(503, exc.strerror) from None
 
 
+def can_restore(backend: Backend, path: str) -> bool:
+    """Whether a removed image can be put back: its file is still in the folder and it is not indexed."""
+    if not path or resolve_inside(backend.settings.dataset_dir, path) is None:
+        return False
+    return backend.read(lambda store: store.by_path(path) is None, False)
+
+
+def restore(backend: Backend, path: str) -> None:
+    """Undo a removal whose file was kept: the index step adds back what is in the folder and not indexed
+    (it leaves everything else as it is)."""
+    if not can_restore(backend, path):
+        raise HTTPException(404, "this image cannot be put back: its file is no longer in the image folder, "
+                                 "or it is indexed already")
+    backend.index_now()
+
+
 def dataset_file(settings: Settings, path: str) -> Path:
     resolved = resolve_inside(settings.dataset_dir, path)
     if resolved is None:
@@ -115,11 +139,13 @@ def dataset_file(settings: Settings, path: str) -> Path:
     return resolved
 
 
-def image_view(backend: Backend, path: str, q: str) -> dict:
+def image_view(backend: Backend, path: str, form: SearchForm) -> dict:
     """One indexed image for its page: its payload, the query's words marked in its text, look-alikes."""
+    q = form.q
     dataset_file(backend.settings, path)
     hit = indexed(backend, path)
-    cached = TextCache(backend.settings.text_dir, backend.settings.ocr_langs).get(path, hit.payload.get("sha256", ""))
+    cache = TextCache(backend.settings.text_dir, backend.settings.ocr_langs)
+    cached = cache.result(path, hit.payload.get("sha256", ""))  # the words of every engine, with boxes
     marks = matching_words(cached.words, q) if cached and q else []
-    return {"path": path, "q": q, "p": hit.payload, "id": hit.id, "marks": marks,
+    return {"path": path, "q": q, "f": form, "p": hit.payload, "id": hit.id, "marks": marks,
             "neighbours": neighbours(backend, hit.id)}

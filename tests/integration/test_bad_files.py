@@ -5,7 +5,6 @@ before is lost; a re-run changes nothing. Uploads of the same files are added or
 leave nothing behind. An image finds itself first by its own vector with any weights, so a search proves
 it was embedded and written."""
 
-import dataclasses
 import hashlib
 import os
 import resource
@@ -13,13 +12,12 @@ import struct
 import sys
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers import make_image
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -28,8 +26,9 @@ from src.indexing import index_folder, point_id
 from src.store import Vectors, open_store
 from src.uploads import add_images
 from src.web import create_app
+from tests.helpers import make_image
 
-MONTH = f"uploads/{datetime.now(timezone.utc):%Y-%m}"
+MONTH = f"uploads/{datetime.now(UTC):%Y-%m}"
 FIXTURE_IMAGES = 8  # conftest's image_folder
 LATIN1_NAME = os.fsdecode(b"caf\xe9 latin-1.jpg")  # not UTF-8: Python keeps it as a lone surrogate
 

@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-from tests.helpers import ROOT, make_image
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -19,7 +18,7 @@ from src.store import open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.web import create_app
-from tests.helpers import closed_port
+from tests.helpers import ROOT, closed_port, make_image
 
 pytestmark = pytest.mark.requires("tesseract")
 ADS = ["coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-04.gif", "coffee/brewhaven-coffee-05.png",
@@ -88,6 +87,18 @@ def test_numbers_of_a_known_set(indexed):
     assert {o.duplicates[0][0], o.duplicates[0][1]} == {ADS[0], COPY} and o.duplicates[0][2] >= eda.DUPLICATE_COSINE
     assert o.map_xy.shape == (7, 2) and len(o.map_paths) == 7 and 0 < sum(o.explained) <= 1 + 1e-6
     assert o.nearest.shape == (7,) and set(o.thumbs) == {i.path for i in o.images}
+
+
+def test_large_collection_maps_a_sample_and_says_so(indexed, monkeypatch):
+    """Above VECTOR_SAMPLE images the vectors come from a random sample, never from reading them all;
+    every image is still counted."""
+    monkeypatch.setattr(eda, "VECTOR_SAMPLE", 5)
+    with open_store(indexed) as store:
+        monkeypatch.setattr(store, "points", lambda vector=None, real=store.points: (
+            pytest.fail("read every vector") if vector else real(None)))
+        o = eda.collect(indexed, store)
+    assert eda.summary(o)["images"] == 7 and o.map_xy.shape == (5, 2) and len(set(o.map_paths)) == 5
+    assert "random sample of 5 of the 7 images" in o.sample_note
 
 
 def test_measures_on_made_up_data():

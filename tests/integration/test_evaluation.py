@@ -9,7 +9,6 @@ import shutil
 from collections import Counter
 
 import pytest
-from tests.helpers import ROOT, require_tool
 
 from evaluation.cli import main
 from evaluation.queries import QUERY_TYPES, QueryFileError, load_queries
@@ -19,6 +18,7 @@ from src.settings import Settings
 from src.store import open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
+from tests.helpers import ROOT, require_tool
 
 ADS = ["phones/pixora-phones-02.png", "phones/pixora-phones-04.jpg", "coffee/brewhaven-coffee-01.jpg",
        "coffee/brewhaven-coffee-04.gif", "water/glacielle-water-05.webp", "banking/ledgerstone-bank-01.png"]

@@ -7,16 +7,17 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.helpers import ROOT
 
 from evaluation.queries import QUERY_TYPES, load_queries
 from evaluation.rules import RuleError, parse_rule
+from tests.helpers import ROOT
 
 ADS_SAMPLE = Path(os.environ.get("ADS_SAMPLE", ROOT.parent / "shared" / "ads-sample"))
 QUERIES = ROOT / "evaluation" / "ads_sample.yaml"
 
 ROWS = [
-    {"file": "1.jpg", "brand": "at&t", "scene_tags": "phone;hand;water-park", "description": "A woman running up hills"},
+    {"file": "1.jpg", "brand": "at&t", "scene_tags": "phone;hand;water-park",
+     "description": "A woman running up hills"},
     {"file": "2.jpg", "brand": "a&w", "scene_tags": "burger;water", "description": "Free Wi-Fi and brunch"},
     {"file": "3.jpg", "brand": "", "scene_tags": "woman;shoes", "description": "Girls will be girls, running shoes"},
 ]

@@ -5,10 +5,9 @@ rejected."""
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from tests.helpers import make_image
-from fastapi.testclient import TestClient
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
     negative_data_rejection,
@@ -19,6 +18,7 @@ from src.indexing import index_folder
 from src.settings import Settings
 from src.store import open_store
 from src.web import create_app
+from tests.helpers import make_image
 
 EXAMPLES = 30  # per operation and phase, so the run stays bounded in CI
 

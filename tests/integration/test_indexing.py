@@ -2,13 +2,13 @@ import json
 
 import numpy as np
 import pytest
-from tests.helpers import make_image
 from PIL import Image
 
 from src.embedding import ClipEmbedder
 from src.images import file_sha256
 from src.indexing import index_folder, point_id
 from src.store import Vectors, open_store
+from tests.helpers import make_image
 
 
 def run(settings, embedder, **kw):

@@ -14,11 +14,10 @@ import time
 import urllib.request
 
 import pytest
-from tests.helpers import ROOT, make_ad, wait_until_up
-from tests.helpers import closed_port
 
 from src.indexing import index_folder
 from src.store import open_store
+from tests.helpers import ROOT, closed_port, make_ad, wait_until_up
 
 WRK = shutil.which("wrk")
 CONNECTIONS, SECONDS = 50, 30

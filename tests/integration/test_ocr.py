@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -10,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from src import ocr
-from src.ocr import OcrError, clean_text, read_text
+from src.ocr import OcrError, clean_text, read_text, tesseract
 
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
 from tests.helpers import SHARED_SAMPLE as SAMPLE  # noqa: E402
@@ -95,14 +94,14 @@ def test_corrupt_file_raises_ocr_error(tmp_path):
 
 def test_missing_tesseract_binary_is_a_clear_error(tmp_path, monkeypatch):
     path, _ = render_ad(tmp_path / "ad.png")
-    monkeypatch.setattr(ocr, "TESSERACT_CMD", str(tmp_path / "no-such-tesseract"))
+    monkeypatch.setattr(tesseract, "TESSERACT_CMD", str(tmp_path / "no-such-tesseract"))
     with pytest.raises(OcrError, match="tesseract not found .*install"):
         read_text(path)
 
 
 def test_slow_ocr_is_cut_off(tmp_path, monkeypatch):
     path, _ = render_ad(tmp_path / "ad.png")
-    monkeypatch.setattr(ocr, "TIMEOUT_S", 0.01)
+    monkeypatch.setattr(tesseract, "TIMEOUT_S", 0.01)
     with pytest.raises(OcrError, match="took longer than"):
         read_text(path)
 

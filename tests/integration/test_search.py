@@ -1,12 +1,12 @@
 """Combined queries, image queries, paging, a score cut-off and near-duplicate folding, on a real index."""
 
 import pytest
-from tests.helpers import make_image
 from PIL import Image
 
 from src.indexing import index_folder
 from src.search import Part, QueryError, Searcher
 from src.store import open_store
+from tests.helpers import make_image
 
 
 @pytest.fixture
@@ -24,12 +24,26 @@ def image_vector(embedder, path):
     return tuple(embedder.embed_images([Image.open(path).convert("RGB")])[0].tolist())
 
 
-def test_an_image_query_and_more_like_this_find_the_image_first(searcher, embedder, settings):
+def test_an_image_query_finds_the_image_first_and_more_like_this_leaves_it_out(searcher, embedder, settings):
     vector = image_vector(embedder, settings.dataset_dir / "food/e.gif")
-    assert searcher.search(None, k=3, mode="image", parts=[Part(vector=vector)])[0].path == "food/e.gif"
-    target = searcher.search(None, k=1, mode="image", parts=[Part(vector=vector)])[0]
-    like = searcher.search(None, k=3, mode="hybrid", parts=[Part(point_id=target.id)])
-    assert like[0].id == target.id and like[0].score == pytest.approx(1.0, abs=1e-4)
+    by_file = searcher.search(None, k=4, mode="image", parts=[Part(vector=vector)])
+    assert by_file[0].path == "food/e.gif" and by_file[0].score == pytest.approx(1.0, abs=1e-3)
+    like = searcher.search(None, k=3, mode="hybrid", parts=[Part(point_id=by_file[0].id)])
+    # The image searched with is the query, not a result: the rest come in the same order.
+    assert [r.id for r in like] == [r.id for r in by_file[1:]]
+
+
+def test_pages_follow_on_without_repeats_when_near_duplicates_fold(searcher):
+    count = searcher.store.count()
+    whole = searcher.search_page("red car", k=20, mode="image", collapse=-1.0)  # everything folds into #1
+    assert len(whole.results) == 1 and whole.results[0].similar == count - 1 and whole.next_offset is None
+    first = searcher.search_page("red car", k=3, mode="image", collapse=2.0)  # nothing folds
+    second = searcher.search_page("red car", k=3, mode="image", collapse=2.0, offset=first.next_offset)
+    last = searcher.search_page("red car", k=3, mode="image", collapse=2.0, offset=second.next_offset)
+    ids = [r.id for page in (first, second, last) for r in page.results]
+    rest = searcher.search_page("red car", k=20, mode="image", collapse=2.0, offset=last.next_offset or 0)
+    ids += [r.id for r in rest.results] if last.next_offset else []
+    assert len(ids) == len(set(ids)) == count
 
 
 def test_a_negative_part_pushes_its_image_down(searcher, embedder, settings):

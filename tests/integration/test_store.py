@@ -1,7 +1,6 @@
 """One suite for every store engine: the embedded ones run here; a server is reached through the same
 qdrant-client code as its local mode, so that code is tested too."""
 
-import socket
 import threading
 
 import numpy as np
@@ -89,6 +88,15 @@ def test_channels_fuse_and_filters_apply(store):
     assert [h.id for h in store.search(Vectors(image=unit(2)), 4, where={"has_text": False})] == [ids[2]]
 
 
+def test_sample_draws_distinct_points_with_their_vectors(store):
+    store.create("m", 8)
+    ids = fill(store, 30)
+    drawn = store.sample("image", 10)
+    assert len({r.id for r in drawn}) == 10 and {r.id for r in drawn} <= set(ids)
+    assert all(len(r.vector) == 8 and r.payload["path"].endswith(".jpg") for r in drawn)
+    assert len(store.sample("image", 100)) == 30
+
+
 def test_recreate_drops_old_points(store):
     store.create("m", 8)
     store.upsert([Point("00000000-0000-0000-0000-000000000001", Vectors(image=unit(1)), {})])
@@ -98,9 +106,8 @@ def test_recreate_drops_old_points(store):
 
 def test_second_process_on_embedded_store_gets_a_clear_message(tmp_path, engine):
     settings = engine_settings(tmp_path / "q", engine)
-    with open_store(settings):
-        with pytest.raises(StoreUnavailable, match="in use by another adsearch process"):
-            open_store(settings)
+    with open_store(settings), pytest.raises(StoreUnavailable, match="in use by another adsearch process"):
+        open_store(settings)
 
 
 def test_unreachable_server_is_one_clear_error():
@@ -257,3 +264,22 @@ def test_vectors_name_what_they_hold():
     both = image_only | Vectors(text=[0.0, 1.0], bm25=SparseVector([3], [0.5]))
     assert not Vectors() and image_only.named() == {"image": [1.0, 0.0]}
     assert set(both.named()) == {"image", "text", "bm25"} and both.bm25.indices == [3]
+
+
+def test_edge_quantized_collection_ranks_like_the_originals(tmp_path, monkeypatch):
+    """QDRANT_QUANTIZATION=scalar on the embedded engine: int8 copies in the graph, rescored with the
+    originals, so the nearest points come out as without quantization."""
+    monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    rankings = []
+    for quantization in ("none", "scalar"):
+        settings = Settings.load(environ={"QDRANT_QUANTIZATION": quantization}, qdrant_path=tmp_path / quantization,
+                                 collection="t")
+        with open_store(settings, build_in_background=False) as store:
+            store.create("m", 64)
+            fill(store, 2000, dim=64)
+            assert store.build_index(notify=lambda _: None)
+            rankings.append([[h.id for h in store.search(Vectors(image=unit(seed, 64)), 5)] for seed in range(5)])
+        quantized = list((tmp_path / quantization).rglob("vector_storage-image/quantized.data"))
+        assert bool(quantized) == (quantization == "scalar")
+    assert rankings[0] == rankings[1]

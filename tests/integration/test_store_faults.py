@@ -8,12 +8,11 @@ import sys
 import threading
 
 import pytest
-from tests.helpers import ROOT
 from fastapi.testclient import TestClient
-from tests.helpers import closed_port
 
 from src.settings import Settings
 from src.web import create_app
+from tests.helpers import ROOT, closed_port
 
 
 @pytest.fixture

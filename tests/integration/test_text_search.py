@@ -4,10 +4,10 @@ The tiny CLIP has random weights, so only the OCR channels can know which ad say
 ranking that brand's ads first proves the text path end to end."""
 
 import csv
+import json
 import shutil
 
 import pytest
-from tests.helpers import ROOT, make_image
 from PIL import Image
 
 from src.indexing import index_folder
@@ -16,6 +16,7 @@ from src.settings import Settings
 from src.store import open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
+from tests.helpers import ROOT, make_image
 
 pytestmark = pytest.mark.requires("tesseract")
 BRANDS = {"coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-03.jpg", "phones/pixora-phones-04.jpg",
@@ -38,8 +39,9 @@ def ads(tmp_path, tiny_clip):
     return settings, {row["file"]: row for row in rows}
 
 
-def index(settings, embedder):
-    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, open_store(settings) as store:
+def index(settings, embedder, engines=("ppocr", "tesseract")):
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs), engines=engines) as reader, \
+            open_store(settings) as store:
         return index_folder(settings.dataset_dir, embedder, store, progress=False, reader=reader)
 
 
@@ -166,13 +168,13 @@ def test_without_a_model_the_text_is_indexed_and_images_are_added_later(ads, emb
 
 
 def test_ocr_failure_is_reported_the_image_still_indexed_and_read_next_time(ads, embedder, monkeypatch, tmp_path):
-    from src import ocr
+    from src.ocr import tesseract
 
     settings, labels = ads
     missing = str(tmp_path / "no-tesseract")
     monkeypatch.setenv("TESSERACT_CMD", missing)  # for the worker processes
-    monkeypatch.setattr(ocr, "TESSERACT_CMD", missing)
-    report = index(settings, embedder)
+    monkeypatch.setattr(tesseract, "TESSERACT_CMD", missing)
+    report = index(settings, embedder, engines=("tesseract",))
     assert report.indexed == 6 and len(report.failed) == 6
     assert all(reason.startswith("OCR: tesseract not found") for _, reason in report.failed)
     with open_store(settings) as store:
@@ -180,7 +182,38 @@ def test_ocr_failure_is_reported_the_image_still_indexed_and_read_next_time(ads,
                    for pid, payload, _ in store.points())
 
     monkeypatch.undo()
-    again = index(settings, embedder)
+    again = index(settings, embedder, engines=("tesseract",))
     assert (again.indexed, again.reread, again.failed) == (0, 6, [])
     with open_store(settings) as store:
         assert Searcher(embedder, store).search("pixora", k=1, mode="text")[0].path == "phones/pixora-phones-04.jpg"
+
+
+def test_one_engine_failing_keeps_the_others_text_and_is_retried_alone(ads, embedder, monkeypatch, tmp_path):
+    from src.ocr import tesseract
+
+    settings, labels = ads
+    missing = str(tmp_path / "no-tesseract")
+    monkeypatch.setenv("TESSERACT_CMD", missing)
+    monkeypatch.setattr(tesseract, "TESSERACT_CMD", missing)
+    report = index(settings, embedder)
+    assert report.indexed == 6 and len(report.failed) == 6
+    assert all("tesseract not found" in reason for _, reason in report.failed)
+    with open_store(settings) as store:
+        made_by = {payload["ocr"] for _, payload, _ in store.points()}
+        assert len(made_by) == 1 and made_by.pop().startswith("ppocr-")  # recorded as PP-OCR's text alone
+        assert Searcher(embedder, store).search("pixora", k=1, mode="text")[0].path == "phones/pixora-phones-04.jpg"
+
+    monkeypatch.undo()
+    # Mark PP-OCR's cached readings: if the next run read with PP-OCR again, the mark would be gone.
+    for path in settings.text_dir.rglob("*.json"):
+        meta = json.loads(path.read_text())
+        (key,) = [k for k in meta["readings"] if k.startswith("ppocr-")]
+        if not meta["readings"][key]["lines"]:
+            continue  # the photo without text
+        meta["readings"][key]["lines"].append([dict(meta["readings"][key]["lines"][0][0], text="cachedmark")])
+        path.write_text(json.dumps(meta))
+    again = index(settings, embedder)
+    assert (again.indexed, again.reread, again.failed) == (0, 6, [])
+    with open_store(settings) as store:
+        assert all("+tesseract-" in payload["ocr"] for _, payload, _ in store.points())
+        assert len(Searcher(embedder, store).search("cachedmark", k=10, mode="text")) == 5  # the photo has no text

@@ -3,15 +3,12 @@
 An image finds itself first by its own vector with any weights, so a search proves an upload was embedded
 and written; a later index run that finds nothing to do proves it lies in the folder like any other file."""
 
-import dataclasses
-import shutil
 import struct
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 
 import pytest
-from tests.helpers import ROOT, make_image
 from PIL import Image
 
 from src import uploads
@@ -20,8 +17,9 @@ from src.store import StoreUnavailable, Vectors, open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UploadError, add_images
+from tests.helpers import ROOT, make_image
 
-MONTH = f"uploads/{datetime.now(timezone.utc):%Y-%m}"
+MONTH = f"uploads/{datetime.now(UTC):%Y-%m}"
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_index_page_without_query_shows_form_and_count(client):
     page = client.get("/index")
     assert page.status_code == 200
     assert 'class="search" action="/index" method="get"' in page.text
-    assert 'hx-get="/index"' in page.text and "/static/htmx.min.js" in page.text
+    assert '/static/search.js' in page.text and "/static/htmx.min.js" in page.text
     assert "9 images indexed" in page.text and result_paths(page.text) == []
 
 

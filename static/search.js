@@ -1,0 +1,211 @@
+// The search page without reloads. One search = one request and one history entry; Back and Forward put
+// the page (query, options and results) back as it was for that URL. Without JavaScript the form is a
+// plain GET form and every state is a URL just the same.
+(() => {
+  const form = document.getElementById("search");
+  if (!form) return;
+  let pending = null;
+  // The search on screen, without the open result: Back and Forward between a result's preview and its
+  // grid change only the preview.
+  const searchKey = (url) => { const u = new URL(url, location.href); u.searchParams.delete("open"); return u.pathname + u.search; };
+  let shownSearch = searchKey(location.href);
+  const narrow = window.matchMedia("(max-width: 480px)");
+
+  // The form's state as the page's URL: empty fields left out, paging starts again.
+  function urlOf() {
+    const params = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) {
+      if (value !== "" && name !== "offset") params.append(name, value);
+    }
+    return "/index?" + params.toString();
+  }
+
+  // On a phone the filters fold into their button, so results start on the first screen.
+  function foldFilters() {
+    const filters = form.querySelector("details.filters");
+    if (filters && narrow.matches) filters.open = false;
+  }
+
+  // Swap in the parts of the page at url that change with a search (the fields too: which options
+  // apply depends on the mode); keep the rest, and the focus where it was.
+  async function show(url) {
+    if (pending) pending.abort();
+    pending = new AbortController();
+    shownSearch = searchKey(url);
+    document.body.classList.add("searching");
+    try {
+      const response = await fetch(url, { signal: pending.signal });
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const focused = document.activeElement && document.activeElement.id;
+      const filtersOpen = form.querySelector("details.filters")?.open;
+      for (const id of ["search-form-body", "results", "stats"]) {
+        const fresh = page.getElementById(id), here = document.getElementById(id);
+        if (fresh && here) here.replaceWith(fresh);
+      }
+      const filters = form.querySelector("details.filters");
+      if (filters && filtersOpen !== undefined) filters.open = filtersOpen;
+      document.title = page.title;
+      if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+      if (window.htmx) htmx.process(document.getElementById("results"));
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      document.getElementById("results").innerHTML =
+        '<p class="error" role="alert">The server did not answer. Check that adsearch is still running, then search again.</p>';
+    } finally {
+      document.body.classList.remove("searching");
+    }
+  }
+
+  function search() {
+    const url = urlOf();
+    if (url === location.pathname + location.search) return; // the same search: no second request or entry
+    closePreview({ back: false });
+    history.pushState({ search: true }, "", url);
+    show(url);
+  }
+
+  form.addEventListener("submit", (event) => { event.preventDefault(); search(); });
+  // A choice in a list or a box ticked searches at once; text fields search on Enter.
+  form.addEventListener("change", (event) => {
+    if (event.target.matches("select, input[type=checkbox]")) search();
+  });
+  window.addEventListener("popstate", async () => {
+    if (location.pathname !== "/index") return;
+    if (searchKey(location.href) !== shownSearch) await show(location.pathname + location.search);
+    const open = new URLSearchParams(location.search).get("open");
+    if (open) preview(open, { push: false }); else closePreview({ back: false });
+  });
+  history.replaceState({ search: true }, "", location.href);
+  foldFilters();
+
+  // The preview panel: a result opens beside the grid (a full-screen sheet on a phone), which keeps its
+  // place; ←/→ or a swipe move through the results, Esc closes, and the URL names the open result
+  // (open=<path>) so it can be shared. /view/<path> stays the page without JavaScript.
+  const panel = document.createElement("aside");
+  panel.id = "preview";
+  panel.hidden = true;
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", "Preview of a result");
+  document.body.append(panel);
+  let openPath = null;
+  const thumbs = () => [...document.querySelectorAll("#results .card a.thumb")];
+  const pathOf = (link) => decodeURIComponent(new URL(link.href).pathname.slice("/view/".length));
+
+  async function preview(path, { push }) {
+    const link = thumbs().find((a) => pathOf(a) === path);
+    const href = link ? link.href : "/view/" + path.split("/").map(encodeURIComponent).join("/");
+    openPath = path;
+    const response = await fetch(href);
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    if (openPath !== path) return;  // moved on meanwhile
+    panel.replaceChildren();
+    const bar = document.createElement("div");
+    bar.className = "preview-bar";
+    bar.innerHTML = '<button type="button" class="secondary" data-move="-1" aria-label="Previous result">←</button>' +
+      '<button type="button" class="secondary" data-move="1" aria-label="Next result">→</button>' +
+      '<a class="preview-page">Open its page</a>' +
+      '<button type="button" class="secondary" data-close aria-label="Close the preview">×</button>';
+    bar.querySelector(".preview-page").href = href;
+    panel.append(bar, ...page.querySelector("main").children);
+    panel.hidden = false;
+    document.body.classList.add("previewing");
+    thumbs().forEach((a) => a.closest(".card").classList.toggle("open", pathOf(a) === path));
+    const url = new URL(location.href);
+    url.searchParams.set("open", path);
+    if (push === "replace") history.replaceState({ search: true, open: path }, "", url);
+    else if (push) history.pushState({ search: true, open: path }, "", url);
+    if (!panel.contains(document.activeElement)) bar.querySelector("[data-close]").focus({ preventScroll: true });
+  }
+
+  function closePreview({ back }) {
+    if (panel.hidden) return;
+    panel.hidden = true;
+    openPath = null;
+    document.body.classList.remove("previewing");
+    const open = document.querySelector("#results .card.open");
+    if (open) { open.classList.remove("open"); open.querySelector("a.thumb").focus({ preventScroll: true }); }
+    if (back && new URLSearchParams(location.search).has("open")) {
+      const url = new URL(location.href);
+      url.searchParams.delete("open");
+      history.pushState({ search: true }, "", url);
+    }
+  }
+
+  function move(step) {
+    const links = thumbs();
+    const here = links.findIndex((a) => pathOf(a) === openPath);
+    const next = links[here + step];
+    if (next) { next.scrollIntoView({ block: "nearest" }); preview(pathOf(next), { push: "replace" }); }
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("#results .card a.thumb");
+    if (link && !event.ctrlKey && !event.metaKey && !event.shiftKey && event.button === 0) {
+      event.preventDefault();
+      preview(pathOf(link), { push: openPath ? "replace" : true });
+    }
+    const control = event.target.closest("#preview [data-move], #preview [data-close]");
+    if (control) control.hasAttribute("data-close") ? closePreview({ back: true }) : move(Number(control.dataset.move));
+  });
+  document.addEventListener("keydown", (event) => {
+    if (panel.hidden || event.target.matches("input, select, textarea")) return;
+    if (event.key === "Escape") closePreview({ back: true });
+    else if (event.key === "ArrowRight") move(1);
+    else if (event.key === "ArrowLeft") move(-1);
+  });
+  let touch = null;
+  panel.addEventListener("touchstart", (event) => { touch = event.touches[0].clientX; }, { passive: true });
+  panel.addEventListener("touchend", (event) => {
+    const dx = event.changedTouches[0].clientX - touch;
+    if (Math.abs(dx) > 60) move(dx < 0 ? 1 : -1);
+  });
+  const opened = new URLSearchParams(location.search).get("open");
+  if (opened) preview(opened, { push: false });
+
+  // Search with an image: the Image button chooses one (the search starts when it is chosen), or drop
+  // an image anywhere on the page, or paste one. The image form itself stays for use without JavaScript.
+  const imageForm = document.getElementById("by-image");
+  const imageInput = document.getElementById("image");
+  const uploadPanel = document.querySelector("details.upload");
+  const filesInput = document.getElementById("files");
+  if (imageForm && imageInput) {
+    imageForm.classList.add("js-folded");
+    imageInput.addEventListener("change", () => { if (imageInput.files.length) imageForm.requestSubmit(); });
+  }
+  const images = (list) => [...(list || [])].filter((file) => file.type.startsWith("image/"));
+  function put(input, files) {
+    const transfer = new DataTransfer();
+    files.forEach((file) => transfer.items.add(file));
+    input.files = transfer.files;
+  }
+  document.addEventListener("dragover", (event) => {
+    if ([...event.dataTransfer.types].includes("Files")) {
+      event.preventDefault();
+      const target = uploadPanel && uploadPanel.contains(event.target) ? uploadPanel : document.body;
+      target.classList.add("drop-target");
+    }
+  });
+  document.addEventListener("dragleave", (event) => {
+    if (!event.relatedTarget) document.querySelectorAll(".drop-target").forEach((el) => el.classList.remove("drop-target"));
+  });
+  document.addEventListener("drop", (event) => {
+    const files = images(event.dataTransfer && event.dataTransfer.files);
+    document.querySelectorAll(".drop-target").forEach((el) => el.classList.remove("drop-target"));
+    if (!files.length) return;
+    event.preventDefault();
+    if (uploadPanel && filesInput && uploadPanel.contains(event.target)) {  // dropped on "Add images": add them
+      put(filesInput, files);
+      filesInput.form.requestSubmit();
+    } else if (imageForm && imageInput) {  // anywhere else: search with the first
+      put(imageInput, files.slice(0, 1));
+      imageForm.requestSubmit();
+    }
+  });
+  document.addEventListener("paste", (event) => {
+    const files = images(event.clipboardData && event.clipboardData.files);
+    if (!files.length || !imageForm || !imageInput) return;
+    event.preventDefault();
+    put(imageInput, files.slice(0, 1));
+    imageForm.requestSubmit();
+  });
+})();

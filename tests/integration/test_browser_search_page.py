@@ -1,0 +1,437 @@
+"""The search page as a new user meets it (issue 17), in Debian's headless Chromium against real servers on
+127.0.0.1, at 1280 and 390 px. Each test names the defect it guards against; each failed before its fix."""
+
+import os
+import subprocess
+import sys
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from PIL import Image
+
+from src.indexing import index_folder
+from src.settings import Settings
+from src.store import Store
+from tests.helpers import ROOT, closed_port, make_image, wait_until_up
+from tests.integration.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
+
+NAMES = ["cars/a.jpg", "cars/b.png", "cars/c.webp", "food/d.jpeg", "food/e.gif", "food/f.bmp", "g.jpg", "h.png"]
+# Resized copies: other files and bytes, the same picture (cosine > 0.9999 under the tiny CLIP, while the
+# distinct pictures stay below 0.99), so they fold into their originals at FOLD_COSINE.
+COPIES = {"cars/a-small.jpg": "cars/a.jpg", "cars/b-small.png": "cars/b.png", "food/d-small.jpeg": "food/d.jpeg"}
+FOLD_COSINE = "0.995"
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+
+
+def start_server(settings: Settings, **env):
+    port = closed_port()
+    environ = os.environ | {"CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
+                            "QDRANT_PATH": str(settings.qdrant_path), "CACHE_DIR": str(settings.cache_dir),
+                            "TEXT_DIR": str(settings.text_dir), "COLLAPSE_COSINE": FOLD_COSINE} | env
+    process = subprocess.Popen([sys.executable, "main.py", "serve", "--port", str(port)], cwd=ROOT, env=environ,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+    except BaseException:
+        process.terminate()
+        raise
+    return url, process
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def build(root, tiny_clip, embedder) -> Settings:
+    """The images and their index under root: a server of its own needs a store of its own (the embedded
+    store belongs to one process)."""
+    folder = root / "images"
+    for seed, name in enumerate(NAMES):
+        make_image(folder / name, seed)
+    for copy, original in COPIES.items():
+        Image.open(folder / original).convert("RGB").resize((150, 112)).save(folder / copy)
+    settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=folder, qdrant_path=root / "qdrant",
+                             cache_dir=root / "cache", text_dir=root / "text", batch_size=4)
+    with Store(settings) as store:
+        index_folder(settings.dataset_dir, embedder, store, progress=False)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, tiny_clip, embedder):
+    return build(tmp_path_factory.mktemp("search-page"), tiny_clip, embedder)
+
+
+@pytest.fixture(scope="module")
+def server(indexed):
+    url, process = start_server(indexed)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def search_requests(page) -> list[str]:
+    """Every request the page sends for search results from now on."""
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if "/index?" in request.url else None)
+    return sent
+
+
+def query(page) -> dict:
+    return parse_qs(urlparse(page.url).query)
+
+
+def names(page) -> list[str]:
+    return page.locator("#results .card .name").evaluate_all("els => els.map(e => e.title)")
+
+
+# -- 1. Back and Forward, one request per search ---------------------------------------------------------
+def test_back_and_forward_put_the_whole_search_back(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index")
+    sent = search_requests(page)
+    page.fill("#q", "coffee")
+    page.press("#q", "Enter")
+    page.wait_for_function("() => document.querySelector('#results .summary')?.textContent.includes('coffee')")
+    page.wait_for_timeout(800)  # any late second request (typing delay, change event) would be sent by now
+    assert len(sent) == 1, sent  # one Enter, one request
+    page.fill("#q", "bank")
+    page.press("#q", "Enter")
+    page.wait_for_function("() => document.querySelector('#results .summary')?.textContent.includes('bank')")
+    page.select_option("#category", "cars")
+    page.wait_for_url(lambda url: "category=cars" in url)
+    page.wait_for_function("() => document.querySelectorAll('#results .card').length > 0")
+    assert page.evaluate("history.length") == 5  # blank, the empty page, coffee, bank, bank in cars: no doubles
+
+    page.go_back()
+    page.wait_for_function("() => !document.querySelector('#category').value")
+    assert query(page).get("q") == ["bank"] and "category" not in query(page)
+    assert page.input_value("#q") == "bank"
+    assert "bank" in page.locator("#results .summary").inner_text()
+    page.go_back()
+    page.wait_for_function("() => document.querySelector('#q').value === 'coffee'")
+    assert "coffee" in page.locator("#results .summary").inner_text()
+    page.go_forward()
+    page.wait_for_function("() => document.querySelector('#q').value === 'bank'")
+    # Search again from a restored state: it is the state shown, not an empty form.
+    page.select_option("#category", "food")
+    page.wait_for_url(lambda url: "category=food" in url)
+    assert query(page)["q"] == ["bank"]
+    page.close()
+
+
+# -- 2. "Find similar" with no file ------------------------------------------------------------------------
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_find_similar_without_a_file_keeps_the_results(browser, server, javascript):
+    context = browser.new_context(java_script_enabled=javascript, viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(server + "/index?q=red+car")
+    before = names(page)
+    assert before
+    posted = []
+    page.on("request", lambda request: posted.append(request) if request.method == "POST" else None)
+    page.evaluate("document.getElementById('by-image').requestSubmit()") if javascript else \
+        page.get_by_role("button", name="Find similar").click()
+    page.wait_for_timeout(500)
+    assert posted == [] and names(page) == before  # the browser asks for a file; nothing is lost
+    # A client that sends the form without a file anyway is told what to do.
+    response = page.request.post(server + "/index?q=red+car", multipart={"q": "red car"})
+    assert response.status == 422 and "choose an image file" in response.text()
+    context.close()
+
+
+# -- 3. Words-only: only the controls that work; one score scale with a cut-off that cuts ----------------------
+def test_words_only_page_shows_only_the_controls_that_work(browser, tmp_path, tiny_clip, embedder):
+    url, process = start_server(build(tmp_path, tiny_clip, embedder), CLIP_MODEL=str(tmp_path / "no-such-model"))
+    try:
+        page = browser.new_page(viewport=DESKTOP)
+        page.goto(url + "/index?q=sale")
+        for control in ("#mode", "#not", "#min_score", "input[name=show_duplicates]"):
+            assert page.locator(control).count() == 0, control  # they would do nothing without the model
+        assert "need the image model" in page.locator(".options .note").inner_text()
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_the_cut_off_speaks_the_score_shown(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?q=red+car")
+    assert page.locator("#min_score").count() == 0  # fused scores rank; they do not measure
+    some = page.request.get(server + "/api/search?q=red+car").json()["results"][0]["id"]
+    page.goto(server + f"/index?like={some}&mode=hybrid")  # pictures like a picture: cosines from 0 to 1
+    page.select_option("#mode", "image")
+    page.wait_for_selector("#min_score")
+    scores = [float(s) for s in page.locator("#results .score").all_inner_texts()]
+    cut = round((scores[0] + scores[-1]) / 2, 2)
+    page.fill("#min_score", str(cut))
+    page.press("#min_score", "Enter")
+    page.wait_for_url(lambda u: "min_score=" in u)
+    page.wait_for_function(f"() => document.querySelectorAll('#results .card').length < {len(scores)}")
+    kept = [float(s) for s in page.locator("#results .score").all_inner_texts()]
+    assert kept and all(score >= cut for score in kept)
+    # Where the score is a rank fusion, a cut-off is refused with the reason, not applied to something else.
+    response = page.request.get(server + "/api/search?q=car&mode=hybrid&min_score=0.3")
+    assert response.status == 422 and "mode=image" in response.json()["error"]["message"]
+    page.close()
+
+
+# -- 4, 7. Paging by what the store has left; "+N similar" opens the folded images -----------------------------
+def test_load_more_pages_through_everything_once(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?q=red+car&k=3&mode=image")
+    while page.locator("#results .more a").count():
+        count = page.locator("#results .card").count()
+        page.locator("#results .more a").click()
+        page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
+    shown = names(page)
+    folded = sum(int(text.split()[0].lstrip("+")) for text in page.locator("#results .similar").all_inner_texts())
+    assert folded == len(COPIES)  # each copy folded into its original...
+    assert len(shown) == len(set(shown)) == len(NAMES)  # ...and every picture shown once, none twice
+    page.close()
+
+
+def test_plus_n_similar_opens_the_folded_images(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?q=red+car&mode=image")
+    card = page.locator("#results .card", has=page.locator(".similar")).first
+    source = card.locator(".name").get_attribute("title")
+    card.locator(".similar").click()
+    page.wait_for_url(lambda url: "show_duplicates=1" in url and "like=" in url)
+    shown = names(page)
+    copy = next(c for c, original in COPIES.items() if original == source)
+    assert copy == shown[0]  # its near-duplicate first, listed on its own
+    page.close()
+
+
+# -- 5. The whole state in the URL, carried by every link -------------------------------------------------------
+def test_links_carry_the_whole_search(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    state = {"q": ["red car"], "k": ["24"], "mode": ["image"], "category": ["cars"], "show_duplicates": ["1"]}
+    page.goto(server + "/index?q=red+car&k=24&mode=image&category=cars&show_duplicates=1")
+    page.locator("#results .card a.thumb").first.click()  # the preview, then its page
+    page.get_by_role("link", name="Open its page").click()
+    page.wait_for_url("**/view/**")
+    assert query(page) == state
+    page.get_by_role("link", name="Back to results").click()
+    page.wait_for_url("**/index?**")
+    assert query(page) == state
+    assert page.input_value("#k") == "24" and page.input_value("#category") == "cars"
+    page.close()
+
+
+# -- 6. More like this: the source as a removable chip, not among its own results, kept across modes --------------
+def test_more_like_this_shows_its_source_as_a_chip(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?q=red+car&mode=image&show_duplicates=1")
+    third = page.locator("#results .card").nth(2)
+    source = third.locator(".name").get_attribute("title")
+    third.get_by_role("link", name="More like this").click()
+    page.wait_for_url("**like=**")
+    assert page.locator(".chip strong").get_attribute("title") == source
+    assert page.locator(".chip img").evaluate("i => i.complete && i.naturalWidth > 0")
+    assert source not in names(page) and names(page)
+    page.select_option("#mode", "hybrid")
+    page.wait_for_url(lambda url: "mode=hybrid" in url)
+    page.wait_for_function("() => document.querySelectorAll('#results .card').length > 0")
+    assert page.locator(".chip strong").get_attribute("title") == source and source not in names(page)
+    page.get_by_role("link", name="Remove the image from the search").click()
+    page.wait_for_url(lambda url: "like=" not in url)
+    assert page.locator(".chip").count() == 0
+    page.close()
+
+
+# -- 8. Keyboard focus is visible --------------------------------------------------------------------------------
+def test_keyboard_focus_on_a_thumbnail_is_visible(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?q=red+car")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('#results .card a.thumb')"):
+            break
+    else:
+        pytest.fail("Tab never reached a thumbnail")
+    outline = page.evaluate("""() => {
+        const link = document.activeElement, style = getComputedStyle(link);
+        let clipped = false;
+        for (let el = link.parentElement; el && el !== document.body; el = el.parentElement)
+            if (getComputedStyle(el).overflow !== 'visible') clipped = true;
+        return {style: style.outlineStyle, width: parseFloat(style.outlineWidth), clipped};
+    }""")
+    assert outline["style"] != "none" and outline["width"] >= 2 and not outline["clipped"], outline
+    page.close()
+
+
+# -- 11. Messages with a next step --------------------------------------------------------------------------------
+def test_an_unknown_category_says_which_there_are(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    response = page.goto(server + "/index?q=car&category=shoes")
+    message = page.locator("#results .error").inner_text()
+    assert response.status == 422 and "shoes" in message and "cars" in message and "food" in message
+    page.goto(server + "/index?q=car&category=cars&has_text=1")  # a real filter that matches nothing
+    assert "search without the filters" in page.locator("#results .empty").inner_text()
+    page.close()
+
+
+# -- 12. Live count, drop anywhere, paste an image -----------------------------------------------------------------
+def drop_or_paste(page, kind: str, target: str, path) -> None:
+    """A drop or paste event carrying the file, as the browser sends it for a real drag or Ctrl+V."""
+    data = list(path.read_bytes())
+    page.evaluate("""([kind, target, data, name]) => {
+        const file = new File([new Uint8Array(data)], name, {type: 'image/png'});
+        const transfer = new DataTransfer();
+        transfer.items.add(file);
+        const element = document.querySelector(target);
+        if (kind === 'paste')
+            element.dispatchEvent(new ClipboardEvent('paste', {clipboardData: transfer, bubbles: true}));
+        else element.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""", [kind, target, data, path.name])
+
+
+@pytest.mark.parametrize("kind", ["drop", "paste"])
+def test_an_image_dropped_anywhere_or_pasted_searches_with_it(browser, server, indexed, kind):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?mode=image")
+    drop_or_paste(page, kind, "#results" if kind == "drop" else "body", indexed.dataset_dir / "h.png")
+    page.wait_for_selector("#results .card")
+    assert page.locator("#results .summary").inner_text() == "Images like yours"
+    assert names(page)[0] == "h.png"
+    page.close()
+
+
+def test_files_dropped_on_add_images_are_added_and_the_count_follows(browser, tmp_path, tiny_clip, embedder):
+    url, process = start_server(build(tmp_path, tiny_clip, embedder))
+    try:
+        page = browser.new_page(viewport=DESKTOP)
+        page.goto(url + "/index")
+        count = int(page.locator("#stats").inner_text().split()[0])
+        page.locator("details.upload summary").click()
+        drop_or_paste(page, "drop", "details.upload", make_image(tmp_path / "upload" / "new-one.png", 777))
+        page.wait_for_selector("#upload-results .outcome.added")
+        page.wait_for_function(f"() => document.querySelector('#stats').textContent.includes('{count + 1} images')")
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+# -- 14. 390 px -----------------------------------------------------------------------------------------------------
+def test_results_start_on_the_first_screen_of_a_phone(browser, server):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(server + "/index?q=red+car")
+    first = page.locator("#results .card").first.bounding_box()
+    assert first["y"] < PHONE["height"] / 2, first  # was about 600 px down
+    nav = page.get_by_role("link", name="Collection overview").bounding_box()
+    assert nav["height"] < 30  # one line
+    page.get_by_text("Filters").click()  # the filters fold into a button, and open from it
+    assert page.locator("#category").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing runs off the side
+    page.goto(server + "/view/cars/a.jpg")
+    size = page.locator(".details dd").first.inner_text()
+    assert "bytes" in size and page.locator(".details .nowrap").evaluate("e => e.getClientRects().length") == 1
+    page.close()
+
+
+# -- 15. Favicon and one button style --------------------------------------------------------------------------------
+def test_no_404_on_the_page_and_buttons_look_alike(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    missing = []
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
+    page.goto(server + "/index?q=car")
+    page.wait_for_load_state("networkidle")
+    assert page.request.get(server + "/favicon.ico").headers["content-type"] == "image/x-icon"
+    assert missing == []
+    page.locator("details.upload summary").click()
+    look = "b => { const s = getComputedStyle(b); return [s.backgroundColor, s.borderRadius, s.color, s.fontSize]; }"
+    assert page.get_by_role("button", name="Search", exact=True).evaluate(look) == \
+        page.get_by_role("button", name="Upload and index").evaluate(look)
+    page.close()
+
+
+# -- 16. /docs from vendored files under the same CSP -------------------------------------------------------------
+def test_docs_renders_swagger_ui_under_the_csp(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    outside = []
+    page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(server) else None)
+    response = page.goto(server + "/docs")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/search" in paths and "/healthz" in paths
+    assert refused == [] and outside == []
+    assert page.request.get(server + "/static/swagger-ui/LICENSE").ok
+    page.close()
+
+
+# -- 10. Remove: confirm, POST-redirect-GET, undo while the file is kept ----------------------------------------------
+def test_remove_asks_first_survives_a_reload_and_can_be_undone(browser, tmp_path, tiny_clip, embedder):
+    url, process = start_server(build(tmp_path, tiny_clip, embedder))
+    try:
+        page = browser.new_page(viewport=DESKTOP)
+        page.goto(url + "/view/g.jpg")
+        remove = page.get_by_role("button", name="Remove", exact=True)
+        assert not remove.is_visible()  # one click on a button is not enough to remove an image
+        page.get_by_text("Remove from the index…").click()
+        remove.click()
+        page.wait_for_url("**/removed?**")
+        assert "no longer appears" in page.content()
+        posts = []
+        page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+        page.reload()  # a GET page now: reloading sends nothing again
+        assert posts == [] and "no longer appears" in page.content()
+        assert page.request.get(url + "/api/images/g.jpg").status == 404
+        # Undo runs the index step over the folder (it adds back what is there and not indexed): on a
+        # loaded machine that can take longer than a click's default wait.
+        page.get_by_role("button", name="Undo: put it back in the index").click(no_wait_after=True)
+        page.wait_for_url("**/view/g.jpg", timeout=180_000)
+        assert page.locator("h1").inner_text() == "g.jpg"
+        assert page.request.get(url + "/api/images/g.jpg").ok
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+# -- The preview panel -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_a_result_opens_in_a_preview_that_keeps_the_grid(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
+    page.goto(server + "/index?q=red+car&k=24&mode=image&show_duplicates=1")
+    page.evaluate("window.__sameDocument = true")
+    page.mouse.wheel(0, 300)
+    page.wait_for_function("() => window.scrollY > 0")
+    scrolled = page.evaluate("window.scrollY")
+    order = names(page)
+    page.locator("#results .card a.thumb").nth(1).click()
+    page.wait_for_selector("#preview h1")
+    assert page.locator("#preview h1").inner_text() == order[1]
+    assert query(page)["open"] == [order[1]] and page.evaluate("window.__sameDocument") is True
+    assert page.evaluate("window.scrollY") == scrolled and page.locator("#results .card").count() == len(order)
+    box = page.locator("#preview").bounding_box()
+    assert (box["width"] == viewport["width"]) == (viewport is PHONE)  # a sheet on a phone, a side panel else
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[2]!r}")
+    assert query(page)["open"] == [order[2]]
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[1]!r}")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#preview", state="hidden")
+    assert "open" not in query(page)
+    # The URL names the open result: shared, it opens the same preview over the same grid.
+    page.goto(server + f"/index?q=red+car&k=24&mode=image&show_duplicates=1&open={order[3]}")
+    page.wait_for_selector("#preview h1")
+    assert page.locator("#preview h1").inner_text() == order[3] and names(page) == order
+    page.close()
