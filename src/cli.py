@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index", parents=[common], help="embed the image folder into the store")
     index.add_argument("--no-progress", action="store_true", help="no progress bar")
+    checks = index.add_mutually_exclusive_group()
+    checks.add_argument("--check", action="store_true",
+                        help="verify the store against the image folder and change nothing (exit 1 if damaged)")
+    checks.add_argument("--repair", action="store_true",
+                        help="rebuild what --check finds missing, keeping what is intact, then index")
     serve = commands.add_parser("serve", parents=[common, serving], help="serve the search pages")
     serve.add_argument("--index", action="store_true",
                        help="also index the image folder, in the background: searches work while it writes")
@@ -53,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "index" and args.check:
+        return run_check(settings)
     if args.command == "index":
-        return run_index(settings, progress=not args.no_progress)
+        return run_index(settings, progress=not args.no_progress, repair=args.repair)
     if args.command == "serve":
         return run_server(settings, args.host, args.port, index=args.index)
     status = run_index(settings, progress=not args.no_progress)
@@ -63,9 +70,44 @@ def main(argv: list[str] | None = None) -> int:
     return run_server(settings, args.host, args.port)
 
 
-def run_index(settings: Settings, progress: bool = True) -> int:
+def run_check(settings: Settings) -> int:
+    from src.indexing import check_store
+    from src.store import StoreUnavailable, open_store
+
+    try:
+        with open_store(settings) as store:
+            check = check_store(settings.dataset_dir, store)
+    except (StoreUnavailable, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(check.summary())
+    return 0 if check.healthy else EXIT_FAILED
+
+
+def _open_for_repair(settings: Settings):
+    """The store; an embedded collection too damaged to open is moved aside (kept, not deleted) and a
+    fresh one opened in its place."""
+    import time
+
+    from src.store import StoreDamaged, open_store
+
+    try:
+        return open_store(settings, build_in_background=False)
+    except StoreDamaged as exc:
+        if settings.uses_server:
+            raise
+        damaged = settings.qdrant_path / settings.collection
+        aside = damaged.with_name(f"{settings.collection}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        damaged.rename(aside)
+        print(f"warning: {exc}\nmoved the damaged collection to {aside}; rebuilding it", file=sys.stderr)
+        return open_store(settings, build_in_background=False)
+
+
+def run_index(settings: Settings, progress: bool = True, repair: bool = False) -> int:
+    from src.disk import DiskError
     from src.embedding import ModelUnavailable
-    from src.indexing import index_folder
+    from src.indexing import check_store, index_folder, repair_store
+    from src.recovery import finish_interrupted
     from src.store import StoreUnavailable, open_store
     from src.text_reading import open_reader
 
@@ -77,14 +119,27 @@ def run_index(settings: Settings, progress: bool = True) -> int:
     try:
         # This process holds the store alone, so the search graphs are built in place: a build in a child
         # process took 1.8x as long and 2.7x the disk at 100k points (benchmarks/results/graph_build.md).
-        with open_store(settings, build_in_background=False) as store:
+        with (_open_for_repair(settings) if repair else open_store(settings, build_in_background=False)) as store:
             store.state()  # a store that is down is known at once, not after loading the model
+            finish_interrupted(settings, store)
             embedder = _load_model_or_none(settings, reader)
+            if repair:
+                check = check_store(settings.dataset_dir, store)
+                print(check.summary())
+                repair_store(settings.dataset_dir, embedder, store, check)
             report = index_folder(
                 settings.dataset_dir, embedder, store, settings.batch_size, progress=progress, reader=reader
             )
-    except (ModelUnavailable, StoreUnavailable, FileNotFoundError) as exc:
+    except (ModelUnavailable, StoreUnavailable, FileNotFoundError, DiskError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:  # a full or read-only OCR cache, or image folder: one line, what is written stays
+        from src.disk import disk_error, is_disk_error
+
+        if not is_disk_error(exc):
+            raise
+        print(f"error: {disk_error(exc, 'the index run')}; what was indexed is kept, run index again",
+              file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("\ninterrupted: what was written is kept; run index again to finish.", file=sys.stderr)

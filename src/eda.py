@@ -6,7 +6,6 @@ files, decoded small, into an Overview; src/eda_figures.py draws it and src/eda_
 
 from __future__ import annotations
 
-import csv
 import re
 import warnings
 from collections import Counter
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from src.images import ImageError, decode_image, resolve_inside
+from src.labels import label_column
 from src.settings import Settings
 from src.store import IMAGE_VECTOR, Store
 from src.terms import terms
@@ -258,12 +258,8 @@ def brand_counts(folder: Path, images: list[ImageStats], texts: list[str]
 
 
 def read_label_column(folder: Path, column: str) -> dict[str, str]:
-    """file -> the column's value in the folder's labels.csv; empty when there is none."""
-    try:
-        with open(Path(folder) / "labels.csv", newline="", encoding="utf-8") as handle:
-            return {row["file"]: row[column] for row in csv.DictReader(handle) if row.get("file") and row.get(column)}
-    except (OSError, KeyError, csv.Error, UnicodeDecodeError):
-        return {}
+    """file -> the column's value in the folder's labels.csv (src/labels.py reads it); empty when none."""
+    return label_column(folder, column)
 
 
 # -- reading the files ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ on where it stopped.
 
 from __future__ import annotations
 
-import csv
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,8 +22,9 @@ from tqdm import tqdm
 
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import DecodedImage, ImageError, ImageFile, decode_image, file_sha256, find_images
+from src.labels import label_column
 from src.ocr import OcrError
-from src.store import Point, SparseVector, Store, Vectors
+from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Point, SparseVector, Store, StoreUnavailable, Vectors
 from src.terms import document_vector
 from src.text_reading import Pending, TextReader
 
@@ -40,6 +40,7 @@ class IndexReport:
     reread: int = 0  # known content whose text was read again
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    warnings: list[str] = field(default_factory=list)  # e.g. rows of labels.csv that could not be used
     rebuilt_because: str | None = None
     seconds: float = 0.0
     embedding_seconds: float = 0.0  # decode + embed + write of new content, for the images/s figure
@@ -56,6 +57,7 @@ class IndexReport:
         built = f", search index built in {self.index_seconds:.1f} s" if self.index_seconds is not None else ""
         lines = [", ".join(parts) + f" in {self.seconds:.1f} s{rate}{built}"]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         return "\n".join(lines)
 
 
@@ -80,7 +82,7 @@ def index_folder(
     report = IndexReport()
     files, skipped = find_images(folder)
     report.failed += [(s.path, s.reason) for s in skipped]
-    categories = read_categories(folder)
+    categories = read_categories(folder, report.warnings)
 
     if embedder is None and reader is None:
         raise ValueError("nothing to index with: no image model and no OCR")
@@ -245,16 +247,9 @@ class ContentWriter:
         return {pid: (Vectors(text=dense.get(pid), bm25=words.get(pid)), payloads[pid]) for pid in pids}
 
 
-def read_categories(folder: Path) -> dict[str, str]:
-    """file -> category from the folder's labels.csv, when it has one."""
-    labels = Path(folder) / "labels.csv"
-    if not labels.is_file():
-        return {}
-    try:
-        with open(labels, newline="", encoding="utf-8") as handle:
-            return {row["file"]: row["category"] for row in csv.DictReader(handle) if row.get("file") and row.get("category")}
-    except (OSError, KeyError, csv.Error, UnicodeDecodeError):
-        return {}
+def read_categories(folder: Path, problems: list[str] | None = None) -> dict[str, str]:
+    """file -> category from the folder's labels.csv, when it has one; its problems go to `problems`."""
+    return label_column(folder, "category", problems)
 
 
 def _contents_on_disk(
@@ -325,3 +320,83 @@ def _file_payload(files: list[ImageFile], categories: dict[str, str], keep_first
         "mtime_ns": first.mtime_ns,
         "mtime": datetime.fromtimestamp(first.mtime_ns / 1e9, UTC).isoformat(timespec="seconds"),
     }
+
+
+# -- index --check and --repair -----------------------------------------------------------------------
+@dataclass
+class StoreCheck:
+    """What `index --check` found: the store against the folder."""
+
+    points: int = 0
+    missing_vectors: dict[str, set[str]] = field(default_factory=dict)  # point id -> vectors its layout lacks
+    unindexed: list[str] = field(default_factory=list)  # files whose content has no point
+    unreadable: str | None = None  # the store's files cannot be read: only a rebuild helps
+
+    @property
+    def healthy(self) -> bool:
+        return not (self.missing_vectors or self.unindexed or self.unreadable)
+
+    def summary(self) -> str:
+        if self.unreadable:
+            return f"the store is damaged: {self.unreadable}; run `python main.py index --repair` to rebuild it"
+        lines = [f"checked {self.points} points: {len(self.missing_vectors)} lack vectors their layout has, "
+                 f"{len(self.unindexed)} files have no point"]
+        lines += [f"  {pid}: no {', '.join(sorted(names))} vector"
+                  for pid, names in sorted(self.missing_vectors.items())]
+        lines += [f"  {path}: not indexed" for path in self.unindexed]
+        if not self.healthy:
+            lines.append("run `python main.py index --repair` to rebuild what is missing")
+        return "\n".join(lines)
+
+
+def check_store(folder: Path, store: Store) -> StoreCheck:
+    """Every point has the vectors its layout says (image vectors when the collection has a model, the
+    text vectors when it has text), and every image file in the folder has its point."""
+    check = StoreCheck()
+    state = store.state()
+    try:
+        records = store.points()
+        check.points = len(records)
+        for record in records:
+            wanted = {IMAGE_VECTOR} if state.has_images else set()
+            if record.payload.get("has_text"):
+                wanted |= {BM25_VECTOR} | ({TEXT_VECTOR} if state.has_images else set())
+            if missing := wanted - store.vector_names(record.id):
+                check.missing_vectors[record.id] = missing
+        stored = store.file_records()
+    except StoreUnavailable as exc:
+        check.unreadable = str(exc)
+        return check
+    files, _ = find_images(folder)
+    contents, _ = _contents_on_disk(files, stored, IndexReport())
+    check.unindexed = sorted(f.path for pid, held in contents.items() if pid not in stored for f in held)
+    return check
+
+
+def repair_store(folder: Path, embedder: ClipEmbedder | None, store: Store, check: StoreCheck,
+                 notify: Callable[[str], None] = print) -> list[str]:
+    """Rebuild what check found missing, keeping what is intact: lost text vectors are made again from
+    the text the point holds (no image is read), a point without its image vector is dropped so that the
+    index step that follows embeds that image alone, and a store that cannot be read is recreated (the
+    index step then embeds every image, taking the text from the OCR cache). Returns what was done."""
+    done = []
+    if check.unreadable:
+        state = store.state()
+        store.create(state.model, state.dim)
+        done.append("recreated the collection: its files could not be read")
+        return done
+    dropped = [pid for pid, missing in check.missing_vectors.items() if IMAGE_VECTOR in missing]
+    store.delete(dropped)
+    if dropped:
+        done.append(f"dropped {len(dropped)} points without their image vector, to be embedded again")
+    texts = {r.id: r.payload.get("text", "") for r in store.points()
+             if r.id in check.missing_vectors and r.id not in dropped}
+    for pid, text in texts.items():
+        dense = embedder.embed_texts([text])[0].tolist() if text and embedder is not None else None
+        words = SparseVector(*document_vector(text)) if text else None
+        store.update_text(pid, Vectors(text=dense, bm25=words), {"text": text, "has_text": bool(text)})
+    if texts:
+        done.append(f"rebuilt the text vectors of {len(texts)} points from their stored text")
+    for line in done:
+        notify(line)
+    return done

@@ -94,7 +94,7 @@ def _aside(file: Path) -> Path:
 
 def _move_aside(files: list[tuple[str, Path]]) -> list[tuple[str, Path, Path]]:
     """Rename each file to its hidden .removing name; on a failure put back those moved, and raise."""
-    moved = []
+    moved: list[tuple[str, Path, Path]] = []
     for name, file in files:
         try:
             os.rename(file, _aside(file))

@@ -7,12 +7,11 @@ are merged into its text (src/ocr/merge.py).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +20,12 @@ from src.ocr.engines import engine
 from src.ocr.ppocr import onnx_cuda_available
 from src.settings import Settings
 from src.text_cache import TextCache
+from src.worker_pool import WorkerPool
 
 PARENT_CHECK_SECONDS = 1.0
+# A worker still reading one image after this long counts as hung: it is replaced and the image retried
+# once. Far above the few seconds a large ad takes on a busy machine.
+OCR_TIMEOUT_SECONDS = 120.0
 
 
 @dataclass
@@ -80,7 +83,7 @@ class TextReader:
         self.keys = tuple(engine(spec).key for spec in self.specs)  # cheap: engines load their models lazily
         # What the collection records as having made a point's text (the payload's "ocr").
         self.version = "+".join(self.keys)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
 
     def submit(self, rel_path: str, abs_path: Path, sha256: str) -> Pending:
         found = self.cache.readings(rel_path, sha256)
@@ -121,13 +124,11 @@ class TextReader:
             result.error = "; ".join(filter(None, [result.error, *map(str, failures)]))
         return result
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self) -> WorkerPool:
         if self._pool is None:
-            # spawn, not fork: forking a process that already runs torch's thread pools can deadlock.
-            self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(os.getpid(),),
-            )
+            # Supervised: a worker that dies or hangs costs one image (retried once), never the pool.
+            self._pool = WorkerPool(self._workers, initializer=_start_worker, initargs=(os.getpid(),),
+                                    timeout=OCR_TIMEOUT_SECONDS)
         return self._pool
 
     def close(self) -> None:

@@ -4,6 +4,11 @@ Nothing the client says is trusted: the format is sniffed from the content (the 
 ignored), the pixel count is read from the header before anything is decoded, the image is decoded in full
 before it is saved, and the client's name only suggests the new one. A saved upload is indexed through the
 index step's ContentWriter and lies in the folder like any other image, so a later `index` finds it unchanged.
+
+All or nothing: the file is written under a hidden temporary name (`.<name>.part`, which `index` skips),
+indexed, and only then moved into place, so no visitor ever sees a saved file that is not indexed. A
+process killed on the way leaves a `.part` file that the next start or `index` finishes (its point was
+written) or removes (it was not): see finish_interrupted.
 """
 
 from __future__ import annotations
@@ -11,24 +16,25 @@ from __future__ import annotations
 import codecs
 import hashlib
 import math
+import os
 import re
 import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
 
 from src import images
-from src.atomic import write_atomically
+from src.disk import disk_error, is_disk_error
 from src.embedding import ClipEmbedder, ModelUnavailable
-from src.images import ImageError, ImageFile, decode_image
+from src.images import ImageError, ImageFile, decode_image, file_sha256
 from src.indexing import ContentWriter, IndexReport, point_id, read_categories
 from src.settings import Settings
-from src.store import Store, StoreUnavailable
+from src.store import Store, StoreFull, StoreUnavailable
 from src.text_reading import TextReader
 
 MEGABYTE = 1024 * 1024
@@ -45,6 +51,7 @@ EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": 
 ACCEPTED = "JPEG, PNG, WebP, GIF or BMP"
 
 ADDED, DUPLICATE, REJECTED = "added", "duplicate", "rejected"
+PART = ".part"  # an upload being written and indexed: `.<final name>.part` beside its final name
 
 # One upload at a time per process: two uploads of the same content must not both pass the duplicate check.
 _one_at_a_time = threading.Lock()
@@ -112,10 +119,15 @@ def add_images(
                 try:
                     saved[item.point_id] = _save(dataset, _free_name(dataset, folder, item), item.data)
                 except OSError as exc:
+                    for file in saved.values():
+                        file.abs_path.unlink(missing_ok=True)
+                    if is_disk_error(exc):  # every file would fail alike: one message for the upload
+                        raise disk_error(exc, "the upload", dataset / folder) from None
                     failed[item.point_id] = f"could not save it: {exc.strerror or exc}"
         hashes = {pid: first[pid].sha256 for pid in saved}
         not_written, notes = _index(saved, hashes, settings, embedder, store, reader)
         failed |= not_written
+        saved = {pid: _move_into_place(dataset, file) for pid, file in saved.items() if pid not in failed}
 
     def outcome(item: _Checked | UploadOutcome) -> UploadOutcome:
         if not isinstance(item, _Checked):
@@ -220,7 +232,7 @@ def _ready_collection(store: Store, embedder: ClipEmbedder | None) -> None:
 # -- saving ------------------------------------------------------------------------------------------
 def _uploads_folder(dataset: Path) -> str:
     """This month's uploads folder, relative to the dataset folder."""
-    folder = f"{UPLOADS_FOLDER}/{datetime.now(timezone.utc):%Y-%m}"
+    folder = f"{UPLOADS_FOLDER}/{datetime.now(UTC):%Y-%m}"
     # `index` skips files that resolve outside the dataset folder: saving them there would be for nothing.
     if not (dataset / folder).resolve().is_relative_to(dataset.resolve()):
         raise UploadError(f"{dataset / folder} leads outside the image folder; uploads cannot be saved there")
@@ -242,17 +254,66 @@ def _free_name(dataset: Path, folder: str, item: _Checked) -> str:
     stem, ext = safe_stem(item.name), EXTENSIONS[item.format]
     for digits in (8, 16):
         rel = f"{folder}/{stem}-{item.sha256[:digits]}.{ext}"
-        if not (dataset / rel).exists():
-            return rel
+        if not (dataset / rel).exists() or _holds(dataset / rel, item.sha256):
+            return rel  # a file left unindexed by an older version holds these bytes: no second copy
     return f"{folder}/{stem}-{item.sha256}.{ext}"  # if it exists, it holds these very bytes: write them again
 
 
+def _holds(path: Path, sha256: str) -> bool:
+    try:
+        return file_sha256(path) == sha256
+    except OSError:
+        return False
+
+
+def _part_of(path: Path) -> Path:
+    return path.with_name(f".{path.name}{PART}")
+
+
 def _save(dataset: Path, rel: str, data: bytes) -> ImageFile:
-    path = dataset / rel
-    write_atomically(path, data)
-    path.chmod(0o644)  # the temporary file was private; an image is readable like its neighbours
-    stat = path.stat()
-    return ImageFile(rel, path, stat.st_size, stat.st_mtime_ns)
+    """Write the upload under its temporary name; the ImageFile names the final path but reads the
+    temporary file (size and mtime survive the move into place, so `index` finds it unchanged)."""
+    part = _part_of(dataset / rel)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(part, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before its point exists: a crash cannot index lost bytes
+        part.chmod(0o644)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    stat = part.stat()
+    return ImageFile(rel, part, stat.st_size, stat.st_mtime_ns)
+
+
+def _move_into_place(dataset: Path, file: ImageFile) -> ImageFile:
+    os.replace(file.abs_path, dataset / file.path)
+    return ImageFile(file.path, dataset / file.path, file.size, file.mtime_ns)
+
+
+def finish_interrupted(settings: Settings, store: Store) -> list[str]:
+    """Finish or undo uploads a killed process left: a `.part` file whose point was written (under its
+    final name) is moved into place; any other is removed. Returns what was done, in words."""
+    dataset = Path(settings.dataset_dir)
+    done = []
+    with _one_at_a_time:  # never an upload this process is writing now
+        for part in sorted((dataset / UPLOADS_FOLDER).rglob(f".*{PART}")):
+            final = part.with_name(part.name[1 : -len(PART)])
+            rel = final.relative_to(dataset).as_posix()
+            try:
+                pid = point_id(file_sha256(part))
+                hit = store.by_path(rel)
+                if hit is not None and hit.id == pid and not final.exists():
+                    os.replace(part, final)
+                    done.append(f"finished the upload of {rel} (cut short after it was indexed)")
+                else:
+                    part.unlink()
+                    done.append(f"removed {part.relative_to(dataset).as_posix()} (an upload cut short)")
+            except OSError as exc:
+                done.append(f"could not clean up {part}: {exc.strerror or exc}")
+    return done
 
 
 # -- indexing ----------------------------------------------------------------------------------------
@@ -279,11 +340,32 @@ def _index(
                     written.add(pid)
                 else:
                     failed[pid] = error
+    except StoreFull:  # no file could go in: the upload fails whole, with the store's one message
+        _undo(saved, written, store)
+        raise
     except (StoreUnavailable, ModelUnavailable, RuntimeError, MemoryError) as exc:  # torch fails with RuntimeError
         reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         failed |= {pid: f"could not index it: {reason}" for pid in saved if pid not in written and pid not in failed}
-    for pid in saved:
-        if pid not in written:
-            saved[pid].abs_path.unlink(missing_ok=True)
+    except OSError as exc:  # a full or read-only OCR cache: the upload fails whole, and says so once
+        _undo(saved, written, store)
+        if is_disk_error(exc):
+            raise disk_error(exc, "the upload", exc.filename and Path(exc.filename).parent) from None
+        raise
+    _undo({pid: file for pid, file in saved.items() if pid not in written}, set(), store)
     ocr_trouble = {path: reason for path, reason in report.failed}
+    failed |= {pid: "could not index it" for pid in saved if pid not in written and pid not in failed}
     return failed, {pid: ocr_trouble[saved[pid].path] for pid in written if saved[pid].path in ocr_trouble}
+
+
+def _undo(saved: dict[str, ImageFile], written: set[str], store: Store) -> None:
+    """Take back an upload that cannot be completed: its points, then its temporary files."""
+    if written:
+        try:
+            store.delete(list(written))
+        except StoreUnavailable:
+            pass  # its .part files stay: the next start removes them (or finishes them, points and all)
+        else:
+            written = set()
+    for pid, file in saved.items():
+        if pid not in written:
+            file.abs_path.unlink(missing_ok=True)

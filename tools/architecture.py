@@ -25,6 +25,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("entry points", ["src.cli", "src.cli_options", "evaluation"]),
     ("serving", ["src.serving"]),
     ("web", ["src.web"]),
+    ("recovery", ["src.recovery"]),
     ("changes", ["src.uploads", "src.removal"]),
     ("overview", ["src.eda_page", "src.eda_figures", "src.eda"]),
     ("index step", ["src.indexing"]),
@@ -32,8 +33,8 @@ STAGES: list[tuple[str, list[str]]] = [
     ("reading and embedding", ["src.text_reading", "src.text_cache", "src.ocr", "src.embedding",
                                "src.precision", "src.terms", "src.thumbnails"]),
     ("store", ["src.store"]),
-    ("files", ["src.images", "src.atomic"]),
-    ("foundations", ["src.settings", "src.runtime"]),
+    ("files", ["src.images", "src.atomic", "src.labels"]),
+    ("foundations", ["src.settings", "src.runtime", "src.disk", "src.worker_pool"]),
 ]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import threading
 import uuid
@@ -52,6 +53,8 @@ from src.store.schema import (
     Hit,
     Point,
     Record,
+    StoreDamaged,
+    StoreFull,
     StoreUnavailable,
     Vectors,
     Where,
@@ -64,6 +67,12 @@ MIN_VECTORS_TO_BUILD = 5000
 # The engine builds a graph for a segment once its vectors take this much space (Qdrant's default).
 INDEXING_THRESHOLD_KB = 10_000
 SCROLL_PAGE = 1000
+# The engine writes through memory-mapped files that it grows sparse (its write-ahead log in 32 MB
+# segments, vectors in 32 MB chunks): a write that lands on a page the full disk cannot back kills the
+# process with SIGBUS, with no error to catch. So every write first checks that the disk can back what
+# the files already claim, plus a new log segment and a new chunk of each dense vector, plus the write.
+SPACE_MARGIN_BYTES = 128 * 1024 * 1024
+REPAIR = "python main.py index --repair"
 # HNSW's candidate list for dense channels; None: the engine's default (ef_construct, 100).
 HNSW_EF: int | None = None
 
@@ -96,14 +105,23 @@ class EdgeStore(Store):
             except BlockingIOError:
                 self._lock_file.close()
                 raise self.in_use() from None
-            background_build.recover(self.folder)
-            self._open()
+            try:
+                background_build.recover(self.folder)
+                self._open()
+            except BaseException:
+                self._lock_file.close()  # a store that failed to open must not stay locked
+                raise
 
     def _open(self) -> None:
         meta_file = self.folder / META
         if meta_file.exists() and (self.folder / SHARD).exists():
-            self._meta = json.loads(meta_file.read_text())
-            self._shard = edge.EdgeShard.load(str(self.folder / SHARD))
+            self._meta = _read_meta(meta_file)
+            self._check_space("open the store")  # loading writes too: a new log segment
+            try:
+                self._shard = edge.EdgeShard.load(str(self.folder / SHARD))
+            except Exception as exc:  # the engine's files are damaged
+                raise StoreDamaged(f"the store at {self.folder} cannot be loaded ({str(exc)[:200]}); run "
+                                   f"`{REPAIR}` to rebuild it (the OCR text is reused from its cache)") from None
 
     def close(self) -> None:
         with self._writes, self._gate.swapping():
@@ -132,6 +150,7 @@ class EdgeStore(Store):
             optimizers=edge.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB),
         )
         with self._errors("create the collection"), self._writes, self._gate.swapping():
+            self._check_space("create the collection")
             self._generation += 1
             if self._shard is not None:
                 self._shard.close()
@@ -361,10 +380,51 @@ class EdgeStore(Store):
         with self._errors(action), self._writes:
             if self._shard is None:
                 raise StoreUnavailable(f"could not {action}: the collection does not exist; run `index` first")
+            self._check_space(action)
             for operation in operations:
                 self._shard.update(operation)
                 if self._replay is not None:
                     self._replay.append(operation)
+
+
+    def _check_space(self, action: str) -> None:
+        """Raise StoreFull, before anything is written, when the disk cannot back a write (a batch is
+        far smaller than the margin)."""
+        needed = _sparse_debt(self.folder) + SPACE_MARGIN_BYTES
+        free = shutil.disk_usage(self.folder if self.folder.exists() else self.settings.qdrant_path).free
+        if free < needed:
+            raise StoreFull(
+                f"could not {action}: the disk holding the store at {self.settings.qdrant_path} has "
+                f"{free / 2**20:.0f} MB free and the store needs {needed / 2**20:.0f} MB to write safely; "
+                "free some space, then run `python main.py index` again (nothing was written)"
+            )
+
+
+def _read_meta(meta_file) -> dict:
+    """meta.json's layout, or StoreDamaged naming the command that repairs it."""
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError) as exc:
+        meta, reason = None, str(exc)[:100]
+    else:
+        reason = "it holds no layout"
+    if not isinstance(meta, dict) or not isinstance(meta.get("schema_version"), int):
+        raise StoreDamaged(f"the store's {meta_file} is damaged ({reason}); run `{REPAIR}` to rebuild "
+                           "the collection (the OCR text is reused from its cache)")
+    return meta
+
+
+def _sparse_debt(folder) -> int:
+    """Bytes the engine's files claim but the disk has not allocated yet (they fill in as it writes)."""
+    debt = 0
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            try:
+                stat = os.stat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            debt += max(0, stat.st_size - stat.st_blocks * 512)
+    return debt
 
 
 def _vectors(vectors: Vectors) -> dict:

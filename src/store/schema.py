@@ -62,6 +62,18 @@ assert {f.name for f in fields(Vectors)} == {IMAGE_VECTOR, TEXT_VECTOR, BM25_VEC
 class StoreUnavailable(Exception):
     """Qdrant cannot be reached or opened; the message is meant for users."""
 
+    status = 503  # the web layer's answer
+
+
+class StoreFull(StoreUnavailable):
+    """Too little free disk space to write to the store safely; nothing was written."""
+
+    status = 507
+
+
+class StoreDamaged(StoreUnavailable):
+    """The store's files are damaged; the message names the command that repairs them."""
+
 
 @dataclass(frozen=True)
 class CollectionState:

@@ -46,7 +46,7 @@ def combined_query(body: CombinedQuery, backend: Backend) -> JSONResponse:
 
 
 @router.post("/api/images", summary="Add images: each is checked, saved into the dataset folder and indexed",
-             responses=api_errors(400, 401, 403, 413, 422, 429, 503))
+             responses=api_errors(400, 401, 403, 413, 422, 429, 503, 507))
 async def api_add_images(request: Request, files: list[UploadFile], backend: Backend = Depends(get_backend),
                          cpu: CpuPool = Depends(get_cpu)):
     outcomes = await cpu.run(lambda: backend.add_images(read_uploads(request, files)))

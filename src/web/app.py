@@ -32,6 +32,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        backend.open_store()  # the store's lock is held from the first moment
         # Load the model in the background: pages answer at once, the first search waits for it.
         threading.Thread(target=backend.load_model, name="load-model", daemon=True).start()
         if index_on_start:

@@ -7,9 +7,11 @@ import threading
 
 from fastapi import Request
 
+from src.disk import disk_error, is_disk_error
 from src.eda_page import EdaPages
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.indexing import index_folder
+from src.recovery import finish_interrupted
 from src.search import Searcher
 from src.settings import Settings
 from src.store import Store, StoreUnavailable, open_store
@@ -96,6 +98,15 @@ class Backend:
         self.indexing = {"state": "running", "summary": None}
         threading.Thread(target=self._index, name="index", daemon=True).start()
 
+    def open_store(self) -> None:
+        """At start: take the store (and the embedded store's lock) now, not on the first request, and
+        finish what a killed process left half-done. A store that is down is retried on demand."""
+        try:
+            finish_interrupted(self.settings, self.store(), notify=log.warning)
+        except StoreUnavailable as exc:
+            self.forget_store()
+            log.error("%s", exc)
+
     def index_now(self):
         """The index step over the image folder, in this thread; its report."""
         self.ensure_model()
@@ -108,7 +119,9 @@ class Backend:
             report = self.index_now()
             self.indexing = {"state": "done", "summary": report.summary()}
             log.info("index: %s", report.summary())
-        except (StoreUnavailable, ModelUnavailable, FileNotFoundError, ValueError) as exc:
+        except (StoreUnavailable, ModelUnavailable, FileNotFoundError, ValueError, OSError) as exc:
+            if isinstance(exc, OSError) and is_disk_error(exc):
+                exc = disk_error(exc, "the index run")
             self.indexing = {"state": "failed", "summary": str(exc)}
             log.error("index: %s", exc)
 

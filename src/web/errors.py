@@ -13,9 +13,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from src.disk import DiskError, disk_error, is_disk_error
 from src.embedding import ModelUnavailable
 from src.search import QueryError
-from src.store import StoreUnavailable
+from src.store import StoreFull, StoreUnavailable
 from src.uploads import UploadError
 from src.web.middleware import SECURITY_HEADERS
 from src.web.rendering import is_partial, templates
@@ -38,7 +39,8 @@ ERROR_TEXTS = {400: "Malformed request", 401: "A token is needed (ADMIN_TOKEN fo
                403: "Refused: from another site, without the form's token, or changes turned off",
                413: "The request body is over its limit", 429: "Too many uploads at once from this client",
                404: "Not found", 415: "Not an image it can read",
-               422: "The request cannot be used; the message says why", 503: "The store or the model is unavailable"}
+               422: "The request cannot be used; the message says why", 503: "The store or the model is unavailable",
+               507: "No space left on the server's disk; nothing was half-written"}
 
 
 def api_errors(*statuses: int) -> dict:
@@ -82,11 +84,21 @@ def install_error_handlers(app: FastAPI) -> None:
     for error, status in ((QueryError, 422), (UploadError, 422), (StoreUnavailable, 503), (ModelUnavailable, 503)):
 
         async def known_error(request: Request, exc: Exception, status: int = status):
-            if isinstance(exc, StoreUnavailable):  # connect afresh on the next request
+            # Connect afresh on the next request; a store refusing a write for want of space still reads.
+            if isinstance(exc, StoreUnavailable) and not isinstance(exc, StoreFull):
                 request.app.state.backend.forget_store()
-            return render_error(request, status, str(exc))
+            return render_error(request, getattr(exc, "status", status), str(exc))
 
         app.add_exception_handler(error, known_error)
+
+    @app.exception_handler(OSError)
+    async def disk_trouble(request: Request, exc: OSError):
+        """A full disk (507) or a read-only folder (503) anywhere a request writes: one clear message."""
+        if not is_disk_error(exc):
+            return await unexpected(request, exc)
+        error = exc if isinstance(exc, DiskError) else disk_error(exc, "the request's data")
+        log.error("%s", error)
+        return render_error(request, error.status, str(error))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):

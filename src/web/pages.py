@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
+from src.disk import disk_error, is_disk_error
 from src.images import MEDIA_TYPES, ImageError, sniff_format
 from src.thumbnails import thumbnail
 from src.uploads import UploadError
@@ -19,6 +21,7 @@ from src.web.forms import SearchForm, read_query_image, read_uploads
 from src.web.guard import form_token_checked
 from src.web.rendering import ROOT, templates
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -110,6 +113,11 @@ async def thumb(path: str, backend: Backend = Depends(get_backend), cpu: CpuPool
         cached = await cpu.run(thumbnail, source, backend.settings.cache_dir)
     except ImageError as exc:
         raise HTTPException(415, f"cannot make a thumbnail: {exc}") from None
+    except OSError as exc:  # a full or read-only cache folder: the grid shows the full image instead
+        if not is_disk_error(exc):
+            raise
+        log.warning("%s", disk_error(exc, "a thumbnail", backend.settings.cache_dir))
+        return FileResponse(source, media_type=MEDIA_TYPES.get(sniff_format(source)), headers={"Cache-Control": "no-store"})
     return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
 

@@ -1,8 +1,12 @@
-"""Index runs killed with SIGKILL at random moments lose nothing: after a final run the collection and
-the OCR cache equal those of one clean run."""
+"""Index runs, uploads and removals killed with SIGKILL at random moments lose nothing: after a final run
+the collection, the image folder and the OCR cache equal those of one clean run.
+
+The trials draw their kill moments from CRASH_SEED (fixed unless the environment sets it), so a CI run
+that fails can be replayed exactly: CRASH_SEED=<the seed printed> make test."""
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, make_ad
-
+from src.indexing import index_folder
 from src.settings import Settings
 from src.store import open_store
+from tests.helpers import ROOT, make_ad, make_image
 
-TRIALS = 4
+INDEX_TRIALS = 6
+CHANGE_TRIALS = 4  # inside uploads and removals: 10 kills per run in all
+SEED = int(os.environ.get("CRASH_SEED", "16"))
 
 
 def index_command(settings: Settings, text_dir) -> tuple[list[str], dict]:
@@ -73,13 +79,13 @@ def test_runs_killed_at_random_moments_end_like_one_clean_run(settings, tmp_path
     # Each kill lands once a random few more images have been read and written (the OCR cache, which
     # the run writes as it goes, shows how far it got), a random instant later: mid-run however fast
     # or loaded the machine is.
-    seed = random.randrange(1 << 30)
+    seed = SEED
     rng = random.Random(seed)
     text_dir = tmp_path / "text"
     command, env = index_command(settings, text_dir)
     trials = []  # (images read when killed, points in the store after the kill)
     orphans = set()  # OCR workers of killed runs: they must not outlive them
-    for _ in range(TRIALS):
+    for _ in range(INDEX_TRIALS):
         target = min(total - 1, texts_read(text_dir) + rng.randint(1, 5))
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
@@ -108,3 +114,64 @@ def test_runs_killed_at_random_moments_end_like_one_clean_run(settings, tmp_path
     assert all((settings.dataset_dir / payload["path"]).is_file() for payload in points.values())  # no orphans
     assert cache == clean_cache, story
     assert sum(name.endswith(".txt") for name in cache) == total
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    return {f.relative_to(folder).as_posix(): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def comparable(points: dict) -> dict:
+    """Payloads without the times an upload's file was written: a clean run wrote it at another moment."""
+    return {pid: {k: v for k, v in payload.items() if k not in ("mtime", "mtime_ns")}
+            for pid, payload in points.items()}
+
+
+@pytest.mark.slow
+def test_uploads_and_removals_killed_at_random_moments_end_like_one_clean_run(settings, embedder, tmp_path, capsys):
+    uploads = tmp_path / "to-upload"
+    for seed in range(40, 44):
+        make_image(uploads / f"upload {seed}.png", seed)
+    (uploads / "again.png").write_bytes((uploads / "upload 40.png").read_bytes())  # a re-upload: no second copy
+
+    def prepared(name: str) -> Settings:
+        folder = tmp_path / name
+        shutil.copytree(settings.dataset_dir, folder / "images")
+        ready = settings.model_copy(update={"dataset_dir": folder / "images", "qdrant_path": folder / "qdrant",
+                                            "text_dir": folder / "text", "ocr": False})
+        with open_store(ready) as store:
+            index_folder(ready.dataset_dir, embedder, store, progress=False)
+        return ready
+
+    def driver(run: Settings) -> tuple[list[str], dict]:
+        env = os.environ | {"CLIP_MODEL": run.clip_model, "DATASET_DIR": str(run.dataset_dir),
+                            "QDRANT_PATH": str(run.qdrant_path), "TEXT_DIR": str(run.text_dir), "OCR": "off",
+                            "PRECISION": "fp32", "OMP_NUM_THREADS": "1"}
+        return [sys.executable, "-m", "tests.integration.crash_driver", str(uploads)], env
+
+    clean = prepared("clean")
+    command, env = driver(clean)
+    subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)
+    steps = len(list(uploads.iterdir())) + 2
+
+    rng = random.Random(SEED)
+    trials = []  # (step the kill aimed after, steps seen done)
+    for number in range(CHANGE_TRIALS):
+        run = prepared(f"trial-{number}")
+        command, env = driver(run)
+        aim = rng.randrange(steps)
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   text=True)
+        done = 0
+        while done < aim and process.stdout.readline():
+            done += 1
+        time.sleep(rng.uniform(0, 0.3))  # somewhere inside the next change
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        trials.append((aim, done))
+        subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)  # the next start finishes
+        with open_store(run) as store, open_store(clean) as clean_store:
+            assert comparable({r.id: r.payload for r in store.points()}) == \
+                comparable({r.id: r.payload for r in clean_store.points()}), f"seed {SEED}, trials {trials}"
+        assert folder_files(run.dataset_dir) == folder_files(clean.dataset_dir), f"seed {SEED}, trials {trials}"
+    with capsys.disabled():
+        print(f"\nchange crash trials: seed {SEED}, kills (aimed after step, steps done): {trials}")

@@ -101,7 +101,6 @@ def test_a_removal_cut_short_is_finished_by_the_next_start(settings, embedder):
 
 
 def test_removing_what_is_not_indexed(settings, embedder):
-    with open_store(settings) as store:
-        with pytest.raises(NotIndexed):
-            remove_image(settings, store, "cars/a.jpg", delete_files=True)
+    with open_store(settings) as store, pytest.raises(NotIndexed):
+        remove_image(settings, store, "cars/a.jpg", delete_files=True)
     assert issubclass(RemovalError, OSError)

@@ -120,8 +120,8 @@ def test_unknown_route_is_a_readable_404(client):
 
 def test_the_app_recovers_when_the_store_comes_back_without_a_restart(settings, embedder):
     build_index(settings, embedder)
+    holder = open_store(settings)  # another process holding the embedded store: the app cannot open it
     with TestClient(create_app(settings, embedder)) as client:
-        holder = open_store(settings)  # another process holding the embedded store: the app cannot open it
         busy = client.get("/api/search", params={"q": "red car"})
         assert busy.status_code == 503 and "in use by another adsearch process" in busy.json()["error"]["message"]
         assert client.get("/index", params={"q": "red car"}).status_code == 503
