@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
     images_dir = args.images or next(
-        (p for p in (ROOT.parent / "shared/ads-sample/images", ROOT / "dataset") if p.is_dir()))
+        p for p in (ROOT.parent / "shared/ads-sample/images", ROOT / "dataset") if p.is_dir())
     model = given_or_full_size(args.model, Path(tempfile.mkdtemp(prefix="clip-random-")))
     files, _ = find_images(images_dir)
     images = [decode_image(f.abs_path, min_side=224).image for f in files[: args.batch]]
@@ -56,7 +56,7 @@ def main() -> None:
     rows = []
     for precision in ["fp32", "bf16", "int8"]:
         embedder = fp32 if precision == "fp32" else ClipEmbedder(model, precision=precision).load()
-        rate = per_second(lambda: embedder.embed_images(images), len(images))
+        rate = per_second(lambda embedder=embedder: embedder.embed_images(images), len(images))
         cosine = float(np.min(np.sum(embedder.embed_images(images) * reference, axis=1)))
         rows.append((precision, rate, cosine))
     base = rows[0][1]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from src.images import find_images  # noqa: E402
 from src.indexing import index_folder  # noqa: E402
 from src.settings import Settings  # noqa: E402
-from src.store import Store  # noqa: E402
+from src.store import open_store  # noqa: E402
 from src.text_cache import TextCache  # noqa: E402
 from src.text_reading import TextReader  # noqa: E402
 

@@ -230,7 +230,8 @@ def main() -> None:
 
 def row_text(f: dict, encode_p50: float) -> str:
     p50, p95, p99 = f["store"]
-    line = f"{f['engine']:>20} {f['size']:>7}: load {f['load_s']:6.1f} s; store p50/p95/p99 {p50:.2f}/{p95:.2f}/{p99:.2f} ms"
+    line = (f"{f['engine']:>20} {f['size']:>7}: load {f['load_s']:6.1f} s; "
+            f"store p50/p95/p99 {p50:.2f}/{p95:.2f}/{p99:.2f} ms")
     if "store_like_data" in f:
         line += " [queries drawn like the data: {:.2f}/{:.2f}/{:.2f}]".format(*f["store_like_data"])
     if "build_s" in f:
@@ -254,7 +255,8 @@ def write_results(out: Path, rows: list[dict], encode_p50: float, precision: str
         "marked. e2e = GET /api/search on the running app; ratio = e2e p50 / (encoding p50 + store p50).", "",
         "| engine | points | bulk load s | graph build s | store p50 before graph | store p50 / p95 / p99 "
         "| store p50 / p95 / p99, queries drawn like the data "
-        f"| recall@{PAGE_LIMIT} | store p50 / p99 during build | e2e p50 / p95 / p99 | ratio | repeated query e2e p50 |",
+        f"| recall@{PAGE_LIMIT} | store p50 / p99 during build | e2e p50 / p95 / p99 | ratio "
+        "| repeated query e2e p50 |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in rows:
@@ -267,7 +269,8 @@ def write_results(out: Path, rows: list[dict], encode_p50: float, precision: str
         repeat = f"{f['repeat'][0]:.2f}" if "repeat" in f else "-"
         recall = f"{f['recall']:.3f}" if "recall" in f else "-"
         like = "{:.2f} / {:.2f} / {:.2f}".format(*f["store_like_data"]) if "store_like_data" in f else "-"
-        lines.append(f"| {f['engine']} | {f['size']:,} | {f['load_s']:.1f} | {build} | {brute} | {store} | {like} | {recall} | {during} "
+        lines.append(f"| {f['engine']} | {f['size']:,} | {f['load_s']:.1f} | {build} | {brute} | {store} | {like} "
+                     f"| {recall} | {during} "
                      f"| {e2e} | {ratio} | {repeat} |")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

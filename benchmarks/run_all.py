@@ -48,7 +48,8 @@ def main() -> None:
         build_full_size_clip(MODEL_DIR)
     model = ["--model", str(MODEL_DIR)]
     # --quick: small sizes, and the full run's results files are left alone.
-    latency = ["--sizes", "1000", "--client-sizes", "1000", "--queries", "50", "--out", os.devnull] if args.quick else []
+    latency = (["--sizes", "1000", "--client-sizes", "1000", "--queries", "50", "--out", os.devnull]
+               if args.quick else [])
     speed = ["--size", "5000", "--queries", "30", "--peer-queries", "20", "--client-size", "1000",
              "--out", os.devnull] if args.quick else []
     runs = [

@@ -49,7 +49,8 @@ def load_queries(path: Path, dataset_dir: Path, labels_path: Path | None = None)
     if not entries:
         raise QueryFileError(f"{path}:1: the file holds no queries")
     judge = _Judge(dataset_dir, labels_path or Path(dataset_dir) / "labels.csv")
-    queries, seen = [], {}
+    queries: list = []
+    seen: dict[str, int] = {}
     for line, entry in entries:
         where = f"{path}:{line}"
         try:
@@ -63,7 +64,7 @@ def load_queries(path: Path, dataset_dir: Path, labels_path: Path | None = None)
     return queries
 
 
-def _query(entry: dict, where: str, judge: "_Judge") -> Query:
+def _query(entry: dict, where: str, judge: _Judge) -> Query:
     unknown = [key for key in entry if key not in COLUMNS]
     if unknown:
         raise QueryFileError(f"{where}: unknown field {unknown[0]!r}; the fields are {', '.join(COLUMNS)}")
@@ -143,7 +144,8 @@ def _read_csv(path: Path) -> list[tuple[int, dict]]:
             entries = []
             for row in reader:
                 if None in row:  # more cells than the header has names
-                    raise QueryFileError(f"{path}:{reader.line_num}: more cells than columns (quote cells holding commas)")
+                    raise QueryFileError(
+                        f"{path}:{reader.line_num}: more cells than columns (quote cells holding commas)")
                 if any((value or "").strip() for value in row.values()):
                     entries.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
             return entries

@@ -7,8 +7,8 @@ average precision; the @k metrics take the first k of that list.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from evaluation.metrics import Scores, mean_scores, score_query
 from evaluation.queries import QUERY_TYPES, Query

@@ -32,8 +32,9 @@ TOP_WORDS = 20
 TOP_BRANDS = 15
 # Words too common in any ad to say anything about this collection.
 STOPWORDS = frozenset(
-    "the and for with from your you our all any new now get off just only more are was has have this that "
-    "its into out not but can per one two each more most than then".split()
+    ["the", "and", "for", "with", "from", "your", "you", "our", "all", "any", "new", "now", "get", "off", "just",
+     "only", "more", "are", "was", "has", "have", "this", "that", "its", "into", "out", "not", "but", "can", "per",
+     "one", "two", "each", "most", "than", "then"]
 )
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]{2,}\b")
 
@@ -199,8 +200,8 @@ def dominant_colours(pixels: np.ndarray, k: int = PALETTE_SIZE) -> list[tuple[st
         centres, labels = kmeans2(data, k, seed=0, minit="++")
     shares = np.bincount(labels, minlength=k) / len(labels)
     order = np.argsort(-shares)
-    return [("#%02x%02x%02x" % tuple(np.clip(centres[i], 0, 255).round().astype(int)), round(float(shares[i]), 4))
-            for i in order if shares[i] > 0]
+    hexes = ["#{:02x}{:02x}{:02x}".format(*np.clip(centre, 0, 255).round().astype(int)) for centre in centres]
+    return [(hexes[i], round(float(shares[i]), 4)) for i in order if shares[i] > 0]
 
 
 def near_duplicates(matrix: np.ndarray, threshold: float = DUPLICATE_COSINE, block: int = 1024
@@ -234,7 +235,7 @@ def pca_2d(matrix: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
 
 def top_words(texts: list[str], limit: int = TOP_WORDS) -> list[tuple[str, int]]:
     """The words in most ads (each ad counts a word once); numbers and very common words left out."""
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for text in texts:
         counts.update({t for t in terms(text) if t.isalpha() and len(t) > 2 and t not in STOPWORDS})
     return _most_common(counts)[:limit]
@@ -246,7 +247,8 @@ def brand_counts(folder: Path, images: list[ImageStats], texts: list[str]
     column when the folder has one, else the capitalised words found in most ads."""
     labels = read_label_column(folder, "brand")
     if labels:
-        ads, read = Counter(), Counter()
+        ads: Counter[str] = Counter()
+        read: Counter[str] = Counter()
         for image, text in zip(images, texts):
             brand = labels.get(image.path)
             if brand:
@@ -300,7 +302,9 @@ def _pixel_stats(folder: Path, images: list[ImageStats]) -> _Pixels:
 
     from PIL import Image
 
-    unreadable, thumbs, samples = [], {}, {}
+    unreadable: list[tuple[str, str]] = []
+    thumbs: dict[str, np.ndarray] = {}
+    samples: dict[str, list[np.ndarray]] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
         for image, rgb in zip(images, pool.map(small, images)):
             if isinstance(rgb, str):
@@ -311,7 +315,8 @@ def _pixel_stats(folder: Path, images: list[ImageStats]) -> _Pixels:
             samples.setdefault(image.category, []).append(np.asarray(picture.resize((16, 16))).reshape(-1, 3))
             picture.thumbnail((MAP_THUMB_SIDE, MAP_THUMB_SIDE))
             thumbs[image.path] = np.asarray(picture)
-    palettes = {"all": dominant_colours(np.concatenate([s for group in samples.values() for s in group]))} if samples else {}
+    every = [s for group in samples.values() for s in group]
+    palettes = {"all": dominant_colours(np.concatenate(every))} if samples else {}
     palettes |= {category: dominant_colours(np.concatenate(group)) for category, group in sorted(samples.items())}
     return _Pixels(unreadable, palettes, thumbs)
 

@@ -47,7 +47,8 @@ class IndexReport:
     index_seconds: float | None = None  # building the search graphs, when it was needed
 
     def summary(self) -> str:
-        rate = f" ({self.indexed / self.embedding_seconds:.1f} images/s)" if self.indexed and self.embedding_seconds else ""
+        timed = self.indexed and self.embedding_seconds
+        rate = f" ({self.indexed / self.embedding_seconds:.1f} images/s)" if timed else ""
         parts = [f"indexed {self.indexed}", f"unchanged {self.unchanged}"]
         if self.updated:
             parts.append(f"updated {self.updated}")

@@ -234,7 +234,7 @@ class Searcher:
         return Vectors(image=image, text=text)
 
     def _combined_vector(self, parts: Sequence[Part]) -> list[float]:
-        total = None
+        total: np.ndarray | None = None
         for part in parts:
             if part.text is not None:
                 vector = np.asarray(self._text_vector(part.text))
@@ -243,6 +243,7 @@ class Searcher:
             else:
                 vector = np.asarray(part.vector)
             total = part.weight * vector if total is None else total + part.weight * vector
+        assert total is not None  # a query has at least one part (checked by the caller)
         norm = float(np.linalg.norm(total))
         if norm < 1e-6:
             raise QueryError("the parts of the query cancel each other out")

@@ -103,7 +103,7 @@ def add_images(
         raise UploadError("uploads cannot be indexed: no image model is loaded and OCR is off")
     checked = [_check(name, data) for name, data in files]  # outside the lock: decoding is the slow part
     if not any(isinstance(item, _Checked) for item in checked):
-        return checked
+        return [item for item in checked if isinstance(item, UploadOutcome)]  # every file was refused
 
     dataset = Path(settings.dataset_dir)
     with _one_at_a_time:

@@ -117,7 +117,8 @@ async def thumb(path: str, backend: Backend = Depends(get_backend), cpu: CpuPool
         if not is_disk_error(exc):
             raise
         log.warning("%s", disk_error(exc, "a thumbnail", backend.settings.cache_dir))
-        return FileResponse(source, media_type=MEDIA_TYPES.get(sniff_format(source)), headers={"Cache-Control": "no-store"})
+        return FileResponse(source, media_type=MEDIA_TYPES.get(sniff_format(source)),
+                            headers={"Cache-Control": "no-store"})
     return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
 

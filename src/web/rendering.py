@@ -13,9 +13,9 @@ from fastapi.templating import Jinja2Templates
 from src.embedding import ModelUnavailable
 from src.search import MODES, QueryError, ResultPage
 from src.store import StoreUnavailable
-from src.web.guard import access_context, form_token_input
 from src.web.backend import Backend
 from src.web.forms import K_CHOICES, SearchForm
+from src.web.guard import access_context, form_token_input
 from src.web.services import images_usable, run_search, source_image, text_only_reason
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers import form_fields, make_image
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -27,6 +26,7 @@ from src.indexing import index_folder, point_id
 from src.store import Vectors, open_store
 from src.uploads import add_images
 from src.web import create_app
+from tests.helpers import form_fields, make_image
 
 MONTH = f"uploads/{datetime.now(UTC):%Y-%m}"
 FIXTURE_IMAGES = 8  # conftest's image_folder
@@ -100,7 +100,8 @@ def odd_images(scratch: Path) -> dict[str, tuple[bytes, tuple[int, int, str]]]:
         "日本 広告.png": (saved(picture(309), "PNG"), (160, 120, "PNG")),
     }
     modes = {name: Image.open(BytesIO(data)).mode for name, (data, _) in files.items()}
-    assert [modes[name] for name in ("cmyk.jpg", "deep.png", "palette.png", "rgba.png")] == ["CMYK", "I;16", "P", "RGBA"]
+    kinds = ("cmyk.jpg", "deep.png", "palette.png", "rgba.png")
+    assert [modes[name] for name in kinds] == ["CMYK", "I;16", "P", "RGBA"]
     assert "transparency" in Image.open(BytesIO(files["palette-clear.png"][0])).info
     assert Image.open(BytesIO(files["animated.gif"][0])).n_frames == 2
     assert Image.open(BytesIO(sideways)).getexif()[0x0112] == 6

@@ -173,7 +173,8 @@ def test_uploading_three_files_adds_two_and_rejects_the_impostor(browser, server
     for link, source in zip(page.locator(".outcome.added a").all(), (red, blue)):
         path = link.get_attribute("href").removeprefix("/view/")
         response = page.request.post(server + "/api/search?k=1&mode=image",
-                                     multipart={"image": {"name": "q", "mimeType": "image/png", "buffer": source.read_bytes()}})
+                                     multipart={"image": {"name": "q", "mimeType": "image/png",
+                                                          "buffer": source.read_bytes()}})
         assert response.json()["results"][0]["path"] == path
     page.close()
 

@@ -79,7 +79,8 @@ def test_yaml_and_csv_give_the_same_queries(images, tmp_path):
     csv_file.write_text("id,query,type,relevant\nq1,pixora,exact,brand~=pixora\n\n"
                         "q2,coffee,semantic,a/two.jpg;b/three.jpg\nq3,nothing here,vague,\n")
     from_yaml, from_csv = load_queries(yaml_file, images), load_queries(csv_file, images)
-    assert [(q.id, q.text, q.type, q.relevant) for q in from_yaml] == [(q.id, q.text, q.type, q.relevant) for q in from_csv]
+    fields = lambda queries: [(q.id, q.text, q.type, q.relevant) for q in queries]  # noqa: E731
+    assert fields(from_yaml) == fields(from_csv)
     assert from_yaml[1].relevant == {"a/two.jpg", "b/three.jpg"} and from_yaml[2].relevant == frozenset()
     assert [q.where for q in from_yaml] == [f"{yaml_file}:2", f"{yaml_file}:6", f"{yaml_file}:10"]
     assert [q.where for q in from_csv] == [f"{csv_file}:2", f"{csv_file}:4", f"{csv_file}:5"]
@@ -95,7 +96,8 @@ def test_yaml_and_csv_give_the_same_queries(images, tmp_path):
      "  relevant: brand=audi\n", r"q.yaml:5: the rule 'brand=audi' matches no file in .*labels.csv"),
     ("q.yaml", "- id: q1\n  query: x\n  type: exact\n  relevant: a/one.jpg\n- id: q1\n  query: y\n  type: exact\n"
      "  relevant: a/one.jpg\n", r"q.yaml:5: the id 'q1' is already used at line 1"),
-    ("q.yaml", "- id: q1\n  query: x\n  type: exact\n  relevant: colour=red\n", r"q.yaml:1: .*names the field 'colour'"),
+    ("q.yaml", "- id: q1\n  query: x\n  type: exact\n  relevant: colour=red\n",
+     r"q.yaml:1: .*names the field 'colour'"),
     ("q.yaml", "- id: q1\n  query: x\n  typ: exact\n  relevant: a/one.jpg\n", r"q.yaml:1: unknown field 'typ'"),
     ("q.yaml", "- id: q1\n  query: x\n  relevant: a/one.jpg\n", r"q.yaml:1: the query has no 'type'"),
     ("q.yaml", "- id: q1\n  query: [x\n  type: exact\n", r"q.yaml:3: not valid YAML"),
@@ -168,7 +170,7 @@ def test_three_modes_side_by_side_with_a_report(indexed, capsys):
                  "--model", str(tiny_clip), "--modes", "image,text", "hybrid", "--k", "3", "--out", str(out)]) == 0
     printed = capsys.readouterr()
     table = printed.out.splitlines()
-    assert table[table.index(next(l for l in table if l.startswith("type"))) + 1].startswith("----")
+    assert table[table.index(next(row for row in table if row.startswith("type"))) + 1].startswith("----")
     for kind in ("exact", "complex", "vague", "all"):
         assert {line.split()[1] for line in table if line.startswith(kind + " ")} == {"image", "text", "hybrid"}
     assert "P@3" in printed.out and "nDCG@3" in printed.out and "mAP" in printed.out and "MRR" in printed.out

@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 import pytest
 import uvicorn
-from tests.helpers import form_fields, make_image
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from PIL import Image
@@ -25,7 +24,7 @@ from src.settings import Settings
 from src.store import open_store
 from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES
 from src.web import SECURITY_HEADERS, create_app
-from tests.helpers import closed_port
+from tests.helpers import closed_port, form_fields, make_image
 
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
 XSS_QUERY = '"><script>alert(1)</script>'

@@ -4,13 +4,13 @@ step leaves the index and the folder in step (issue 16)."""
 import shutil
 
 import pytest
-from tests.helpers import form_fields, make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
 from src.removal import REMOVING, NotIndexed, RemovalError, finish_interrupted, remove_image
 from src.store import StoreUnavailable, open_store
 from src.web import create_app
+from tests.helpers import form_fields, make_image
 from tests.mounts import read_only
 
 

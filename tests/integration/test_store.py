@@ -69,7 +69,8 @@ def test_channels_fuse_and_filters_apply(store):
     ids = [f"00000000-0000-0000-0000-00000000001{i}" for i in range(4)]
     texts = ["Brewhaven Coffee $4.99", "Pixora Phones upgrade today", "", "coffee and phones"]
     store.upsert([
-        Point(pid, Vectors(image=unit(i)) | (Vectors(text=unit(10 + i), bm25=SparseVector(*document_vector(t))) if t else Vectors()),
+        Point(pid, Vectors(image=unit(i))
+              | (Vectors(text=unit(10 + i), bm25=SparseVector(*document_vector(t))) if t else Vectors()),
               {"path": f"{i}.jpg", "has_text": bool(t), "category": "drink" if i % 2 == 0 else "tech"})
         for i, (pid, t) in enumerate(zip(ids, texts))
     ])
@@ -81,7 +82,8 @@ def test_channels_fuse_and_filters_apply(store):
     assert {ids[0], ids[1]} <= {h.id for h in fused[:2]}
     assert len({h.id for h in fused}) == len(fused)
     # Filters apply inside every channel.
-    drinks = store.search(Vectors(image=unit(1), bm25=SparseVector(*query_vector("coffee"))), limit=4, where={"category": "drink"})
+    drinks = store.search(Vectors(image=unit(1), bm25=SparseVector(*query_vector("coffee"))), limit=4,
+                          where={"category": "drink"})
     assert {h.payload["category"] for h in drinks} == {"drink"}
     with_text = store.search(Vectors(image=unit(2)), 4, where={"has_text": True})
     assert {h.id for h in with_text} == {ids[0], ids[1], ids[3]}
@@ -148,7 +150,9 @@ def fill(store, count: int, dim: int = 8) -> list[str]:
     ids = [f"00000000-0000-0000-0000-{i:012d}" for i in range(count)]
     words = ["coffee", "phones", "shoes", "sale", "travel", "pixora", "audi", "summer"]
     store.upsert([
-        Point(pid, Vectors(image=vectors[i].tolist(), text=vectors[count + i].tolist(), bm25=SparseVector(*document_vector(" ".join([words[i % 8]] * (1 + i % 4) + [f"w{i}"] * (1 + i % 7))))),
+        Point(pid, Vectors(image=vectors[i].tolist(), text=vectors[count + i].tolist(),
+                           bm25=SparseVector(*document_vector(" ".join([words[i % 8]] * (1 + i % 4)
+                                                                       + [f"w{i}"] * (1 + i % 7))))),
               {"path": f"{i}.jpg", "category": f"c{i % 3}", "has_text": True})
         for i, pid in enumerate(ids)
     ])

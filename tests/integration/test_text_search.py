@@ -98,7 +98,8 @@ def test_cache_of_deleted_or_duplicated_images_is_removed(ads, embedder):
     index(settings, embedder)
     (settings.dataset_dir / "phones/pixora-phones-04.jpg").unlink()
     # Another image's content under this name: its old text must not stay beside it.
-    shutil.copy(settings.dataset_dir / "banking/ledgerstone-bank-02.jpg", settings.dataset_dir / "water/glacielle-water-01.jpg")
+    shutil.copy(settings.dataset_dir / "banking/ledgerstone-bank-02.jpg",
+                settings.dataset_dir / "water/glacielle-water-01.jpg")
     index(settings, embedder)
     assert not (settings.text_dir / "phones/pixora-phones-04.jpg.txt").exists()
     assert not (settings.text_dir / "water/glacielle-water-01.jpg.txt").exists()

@@ -83,7 +83,8 @@ def test_the_text_of_an_upload_is_read_when_there_is_a_reader(settings, embedder
     settings = settings.replace(dataset_dir=tmp_path / "empty", text_dir=tmp_path / "text",
                                    qdrant_path=tmp_path / "fresh")
     ad = (ROOT / "dataset/phones/pixora-phones-04.jpg").read_bytes()
-    with TextReader(TextCache(settings.text_dir, settings.ocr_langs), workers=1) as reader, open_store(settings) as store:
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs), workers=1) as reader, \
+            open_store(settings) as store:
         [outcome] = add_images([("ad.jpg", ad)], settings, embedder, store, reader)
         assert outcome.status == "added" and outcome.message == f"added as {outcome.path}"
         hit = store.by_path(outcome.path)

@@ -62,7 +62,8 @@ def test_htmx_request_gets_only_the_results(client):
     partial = client.get("/index", params={"q": "red car", "k": 12}, headers={"HX-Request": "true"})
     assert partial.status_code == 200 and "<html" not in partial.text
     assert len(result_paths(partial.text)) == 9  # k is more than there are images
-    restore = client.get("/index", params={"q": "x"}, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    restore = client.get("/index", params={"q": "x"},
+                         headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
     assert "<html" in restore.text
 
 

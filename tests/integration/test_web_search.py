@@ -4,12 +4,12 @@ paging with "load more", a score cut-off, and clear errors for unusable queries.
 import re
 
 import pytest
-from tests.helpers import form_fields, make_image
 from fastapi.testclient import TestClient
 
 from src.indexing import index_folder
 from src.store import open_store
 from src.web import create_app
+from tests.helpers import form_fields, make_image
 
 
 @pytest.fixture
