@@ -57,10 +57,10 @@ lint: setup-dev
 test: setup-dev ocr-deps browser-deps load-deps attack-deps lint
 	ADSEARCH_REQUIRE_TOOLS=1 $(PY) -m pytest -q
 
-# The loop while working: unit tests and the integration tests that need no browser, load, crash trials,
-# fuzzing or notebook (under 90 s).
+# The loop while working: unit tests and the integration tests that need no browser, load, crash or fault
+# trials, fuzzing or notebook, on both cores (about 100 s on two cores).
 test-fast: setup-dev ocr-deps
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n 2 -m "not slow"
 
 # Every speed benchmark in one run, printing ratios; results in benchmarks/results/bench.md (~15 min).
 bench: setup-dev ocr-deps

@@ -61,6 +61,7 @@ def test_index_stops_with_one_clear_line(settings, fault, stalling_server):
     assert "Traceback" not in done.stderr and "never-print-me" not in done.stdout + done.stderr
 
 
+@pytest.mark.slow  # waits out the store timeout on every page
 def test_a_stalling_server_gives_503_pages_not_a_hang(tiny_clip, embedder, tmp_path, stalling_server):
     settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=tmp_path,
                              qdrant_url=stalling_server, qdrant_timeout=1)

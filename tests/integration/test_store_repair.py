@@ -15,6 +15,8 @@ from src.terms import document_vector
 from src.web import create_app
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.slow  # damages and repairs whole stores: fault trials, not the working loop
+
 
 def main_py(settings, *args) -> subprocess.CompletedProcess:
     env = os.environ | {"CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),

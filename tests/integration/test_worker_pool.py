@@ -70,6 +70,7 @@ def test_a_task_that_kills_its_worker_twice_fails_alone(pool, tmp_path):
     assert pool.submit(slow_square, 7).result(30) == 49  # still usable afterwards
 
 
+@pytest.mark.slow  # waits out the hang timeout
 def test_a_hung_worker_is_stopped_after_the_timeout(pool):
     hung = pool.submit(hang)
     others = [pool.submit(slow_square, n) for n in range(3)]
