@@ -1,16 +1,13 @@
 """The pages as a person uses them, in Debian's headless Chromium against a real server on 127.0.0.1."""
 
-import os
 import shutil
-import subprocess
-import sys
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from src.indexing import index_folder
 from src.store import open_store
-from tests.helpers import ROOT, closed_port, wait_until_up
+from tests.app_server import served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -23,19 +20,8 @@ pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 def server(settings, embedder):
     with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
-    port = closed_port()
-    env = os.environ | {"CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
-                        "QDRANT_PATH": str(settings.qdrant_path), "CACHE_DIR": str(settings.cache_dir),
-                        "COLLAPSE_COSINE": "1", "TEXT_DIR": str(settings.qdrant_path.parent / "text")}
-    process = subprocess.Popen([sys.executable, "main.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, process)
+    with served(settings) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
