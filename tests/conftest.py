@@ -10,7 +10,7 @@ import pytest
 from src.embedding import ClipEmbedder
 from src.runtime import configure
 from src.settings import Settings
-from tests.helpers import MISSING_TOOLS, TOOLS, make_image, require_tool
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, MISSING_TOOLS, TOOLS, make_image, require_tool
 from tools.random_clip import build_tiny_clip
 
 configure()  # the process-wide set-up the CLI and the app do at start
@@ -77,3 +77,14 @@ def settings(tmp_path, tiny_clip, image_folder) -> Settings:
         batch_size=3,
         collapse_cosine=1.0,  # the tiny random CLIP's vectors crowd together: fold only identical ones
     )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for a test module; each test opens its own pages (a fresh context each)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_SAMPLE = ROOT.parent / "shared" / "ads-sample"
 
 # The system tools some tests drive, with the Debian package that brings each (`make test` installs them).
+# Debian's chromium, headless in a fresh profile; no traffic of its own beyond the test's servers.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 TOOLS = {"tesseract": "tesseract-ocr", "chromium": "chromium", "wrk": "wrk", "gs": "ghostscript"}
 # `make test` sets this: there a missing tool fails its tests instead of skipping them.
 REQUIRE_TOOLS = os.environ.get("ADSEARCH_REQUIRE_TOOLS") == "1"

@@ -1,6 +1,5 @@
 """The pages as a person uses them, in Debian's headless Chromium against a real server on 127.0.0.1."""
 
-import shutil
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -8,10 +7,6 @@ import pytest
 from src.indexing import index_folder
 from src.store import open_store
 from tests.app_server import served
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
@@ -22,16 +17,6 @@ def server(settings, embedder):
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     with served(settings) as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_search_swaps_results_in_without_reload(browser, server):

@@ -1,9 +1,6 @@
 """The search page as a new user meets it (issue 17), in Debian's headless Chromium against real servers on
 127.0.0.1, at 1280 and 390 px. Each test names the defect it guards against; each failed before its fix."""
 
-import os
-import subprocess
-import sys
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -12,8 +9,8 @@ from PIL import Image
 from src.indexing import index_folder
 from src.settings import Settings
 from src.store import open_store
-from tests.helpers import ROOT, closed_port, make_image, wait_until_up
-from tests.integration.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.app_server import served
+from tests.helpers import make_image
 
 pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
@@ -22,33 +19,9 @@ NAMES = ["cars/a.jpg", "cars/b.png", "cars/c.webp", "food/d.jpeg", "food/e.gif",
 # distinct pictures stay below 0.99), so they fold into their originals at FOLD_COSINE.
 COPIES = {"cars/a-small.jpg": "cars/a.jpg", "cars/b-small.png": "cars/b.png", "food/d-small.jpeg": "food/d.jpeg"}
 FOLD_COSINE = "0.995"
+# The page as served by default (OCR on, as in `make run`), but with the fold at FOLD_COSINE.
+PAGE_ENV = {"COLLAPSE_COSINE": FOLD_COSINE, "OCR": "true"}
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
-
-
-def start_server(settings: Settings, **env):
-    port = closed_port()
-    environ = os.environ | {"CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
-                            "QDRANT_PATH": str(settings.qdrant_path), "CACHE_DIR": str(settings.cache_dir),
-                            "TEXT_DIR": str(settings.text_dir), "COLLAPSE_COSINE": FOLD_COSINE} | env
-    process = subprocess.Popen([sys.executable, "main.py", "serve", "--port", str(port)], cwd=ROOT, env=environ,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, process)
-    except BaseException:
-        process.terminate()
-        raise
-    return url, process
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def build(root, tiny_clip, embedder) -> Settings:
@@ -73,10 +46,8 @@ def indexed(tmp_path_factory, tiny_clip, embedder):
 
 @pytest.fixture(scope="module")
 def server(indexed):
-    url, process = start_server(indexed)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with served(indexed, **PAGE_ENV) as (url, _):
+        yield url
 
 
 def search_requests(page) -> list[str]:
@@ -151,17 +122,14 @@ def test_find_similar_without_a_file_keeps_the_results(browser, server, javascri
 
 # -- 3. Words-only: only the controls that work; one score scale with a cut-off that cuts ----------------------
 def test_words_only_page_shows_only_the_controls_that_work(browser, tmp_path, tiny_clip, embedder):
-    url, process = start_server(build(tmp_path, tiny_clip, embedder), CLIP_MODEL=str(tmp_path / "no-such-model"))
-    try:
+    no_model = str(tmp_path / "no-such-model")
+    with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV, CLIP_MODEL=no_model) as (url, _):
         page = browser.new_page(viewport=DESKTOP)
         page.goto(url + "/index?q=sale")
         for control in ("#mode", "#not", "#min_score", "input[name=show_duplicates]"):
             assert page.locator(control).count() == 0, control  # they would do nothing without the model
         assert "need the image model" in page.locator(".options .note").inner_text()
         page.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_the_cut_off_speaks_the_score_shown(browser, server):
@@ -310,8 +278,7 @@ def test_an_image_dropped_anywhere_or_pasted_searches_with_it(browser, server, i
 
 
 def test_files_dropped_on_add_images_are_added_and_the_count_follows(browser, tmp_path, tiny_clip, embedder):
-    url, process = start_server(build(tmp_path, tiny_clip, embedder))
-    try:
+    with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV) as (url, _):
         page = browser.new_page(viewport=DESKTOP)
         page.goto(url + "/index")
         count = int(page.locator("#stats").inner_text().split()[0])
@@ -320,9 +287,6 @@ def test_files_dropped_on_add_images_are_added_and_the_count_follows(browser, tm
         page.wait_for_selector("#upload-results .outcome.added")
         page.wait_for_function(f"() => document.querySelector('#stats').textContent.includes('{count + 1} images')")
         page.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 # -- 14. 390 px -----------------------------------------------------------------------------------------------------
@@ -378,8 +342,7 @@ def test_docs_renders_swagger_ui_under_the_csp(browser, server):
 
 # -- 10. Remove: confirm, POST-redirect-GET, undo while the file is kept ----------------------------------------------
 def test_remove_asks_first_survives_a_reload_and_can_be_undone(browser, tmp_path, tiny_clip, embedder):
-    url, process = start_server(build(tmp_path, tiny_clip, embedder))
-    try:
+    with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV) as (url, _):
         page = browser.new_page(viewport=DESKTOP)
         page.goto(url + "/view/g.jpg")
         remove = page.get_by_role("button", name="Remove", exact=True)
@@ -400,9 +363,6 @@ def test_remove_asks_first_survives_a_reload_and_can_be_undone(browser, tmp_path
         assert page.locator("h1").inner_text() == "g.jpg"
         assert page.request.get(url + "/api/images/g.jpg").ok
         page.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 # -- The preview panel -----------------------------------------------------------------------------------------------

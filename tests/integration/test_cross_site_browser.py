@@ -15,7 +15,6 @@ from PIL import Image
 from src.indexing import index_folder
 from src.store import open_store
 from tests.app_server import served
-from tests.integration.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
@@ -56,27 +55,22 @@ def attacker_site():
     server.shutdown()
 
 
-def test_a_page_of_another_origin_cannot_remove_files_or_plant_uploads(settings, embedder, attacker_site):
-    from playwright.sync_api import sync_playwright
-
+def test_a_page_of_another_origin_cannot_remove_files_or_plant_uploads(settings, embedder, attacker_site, browser):
     with open_store(settings) as store:
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     site, pages = attacker_site
-    with served(settings) as (app, _process), sync_playwright() as playwright:
+    with served(settings) as (app, _process):
         picture = io.BytesIO()
         Image.new("RGB", (64, 48), (10, 200, 90)).save(picture, "PNG")  # a real image: the old code indexed it
         pages["attack"] = ATTACK.format(app=app, png=base64.b64encode(picture.getvalue()).decode())
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(app + "/view/cars/a.jpg")  # the person uses the app: its cookies are in this browser
-            page.goto(site + "/attack")
-            page.wait_for_url(app + "/**", timeout=30_000)  # the form was submitted: the answer is the app's
-            page.wait_for_load_state()
-            time.sleep(1)  # let any upload the fetch started finish
-            answer = page.content()
-        finally:
-            browser.close()
+        page = browser.new_page()
+        page.goto(app + "/view/cars/a.jpg")  # the person uses the app: its cookies are in this browser
+        page.goto(site + "/attack")
+        page.wait_for_url(app + "/**", timeout=30_000)  # the form was submitted: the answer is the app's
+        page.wait_for_load_state()
+        time.sleep(1)  # let any upload the fetch started finish
+        answer = page.content()
+        page.close()
         assert "another web site" in answer
         assert (settings.dataset_dir / "cars/a.jpg").exists()
         assert not (settings.dataset_dir / "uploads").exists()

@@ -5,11 +5,9 @@ The tiny test CLIP keeps encoding cheap: this measures the app and the store und
 the model (benchmarks/query_latency.py does that). The figures are printed, not asserted."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 
@@ -17,7 +15,8 @@ import pytest
 
 from src.indexing import index_folder
 from src.store import open_store
-from tests.helpers import ROOT, closed_port, make_ad, wait_until_up
+from tests.app_server import served
+from tests.helpers import make_ad
 
 WRK = shutil.which("wrk")
 CONNECTIONS, SECONDS = 50, 30
@@ -73,17 +72,10 @@ def test_fifty_clients_for_thirty_seconds_while_indexing(settings, embedder, tmp
         index_folder(settings.dataset_dir, embedder, store, progress=False)
     for seed in range(100, 100 + NEW_ADS):
         make_ad(settings.dataset_dir / "new" / f"ad {seed}.png", seed)
-    port = closed_port()
-    env = os.environ | {"CLIP_MODEL": settings.clip_model, "DATASET_DIR": str(settings.dataset_dir),
-                        "QDRANT_PATH": str(settings.qdrant_path), "CACHE_DIR": str(settings.cache_dir),
-                        "TEXT_DIR": str(tmp_path / "text"), "BATCH_SIZE": "4"}
-    server = subprocess.Popen([sys.executable, "main.py", "serve", "--index", "--port", str(port)], cwd=ROOT,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     script = tmp_path / "searches.lua"
     script.write_text(WRK_SCRIPT)
-    try:
-        wait_until_up(url, server)
+    # As `make run` serves: OCR on, the app's own index run in the background.
+    with served(settings, "--index", TEXT_DIR=str(tmp_path / "text"), BATCH_SIZE="4", OCR="true") as (url, _):
         before = health(url)
         load = subprocess.run([WRK, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "--latency",
                                "-s", str(script), url], capture_output=True, text=True, timeout=SECONDS + 60)
@@ -92,9 +84,6 @@ def test_fifty_clients_for_thirty_seconds_while_indexing(settings, embedder, tmp
         while health(url)["indexing"]["state"] == "running" and time.time() < deadline:
             time.sleep(1)
         after = health(url)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     figures = parse_wrk(load.stdout)
     with capsys.disabled():
