@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +23,21 @@ from src.store import IMAGE_VECTOR, Store
 from src.terms import terms
 
 # Bump when what is computed or drawn changes: pages cached by an older version are then redone.
-EDA_VERSION = 1
+EDA_VERSION = 2
 PIXEL_SIDE = 64  # images are decoded this small for brightness, colours and the map's thumbnails
 MAP_THUMB_SIDE = 48
-VECTOR_SAMPLE = 5000  # images whose vectors the overview reads at most (a random sample beyond)
+# Above these sizes a figure is drawn from a random sample (seeded: the same collection, the same page)
+# and the page says so; counts read from the payloads (images, categories, formats, sizes) stay exact.
+IMAGE_SAMPLE = 2000  # images decoded for brightness, colours and the map's thumbnails
+TEXT_SAMPLE = 10_000  # OCR texts whose words and brands are counted
+VECTOR_SAMPLE = 5000  # image vectors read for the map and the near-duplicates
 DUPLICATE_COSINE = 0.95  # image vectors at least this similar are listed as near-duplicates
 PALETTE_SIZE = 5  # dominant colours per category
+PALETTE_PIXELS = 100_000  # pixels k-means sees per palette at most
 TOP_WORDS = 20
 TOP_BRANDS = 15
+# The payload fields the overview reads (not the file bookkeeping, nor the OCR engines' details).
+FIELDS = ["path", "category", "folder", "width", "height", "bytes", "format", "has_text", "text", "duplicates"]
 # Words too common in any ad to say anything about this collection.
 STOPWORDS = frozenset(
     ["the", "and", "for", "with", "from", "your", "you", "our", "all", "any", "new", "now", "get", "off", "just",
@@ -55,6 +63,18 @@ class ImageStats:
 
 
 @dataclass
+class Sampled:
+    """A figure drawn from `used` of `of` items (images, texts or vectors); used == of when it is exact."""
+
+    used: int
+    of: int
+
+    @property
+    def sampled(self) -> bool:
+        return self.used < self.of
+
+
+@dataclass
 class Overview:
     collection: str
     model: str | None  # of the image vectors; None when indexed without one
@@ -73,6 +93,10 @@ class Overview:
     vector_note: str | None = None  # why there are no near-duplicates or map
     sample_note: str | None = None  # when they come from a sample of the images
     thumbs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # path -> small RGB, for the map
+    # What the sampled figures were drawn from (Sampled(n, n) when exact).
+    pixels: Sampled = field(default_factory=lambda: Sampled(0, 0))
+    texts: Sampled = field(default_factory=lambda: Sampled(0, 0))
+    vectors: Sampled = field(default_factory=lambda: Sampled(0, 0))
 
     @property
     def count(self) -> int:
@@ -82,20 +106,49 @@ class Overview:
         """(value, images) of an ImageStats field, most common first."""
         return _most_common(Counter(getattr(i, attribute) for i in self.images))
 
+    def notes(self) -> dict[str, str]:
+        """figure section -> what it was drawn from, for each section drawn from a sample."""
+        found = {}
+        if self.pixels.sampled:
+            found["colour"] = (f"Brightness, colours and the map's thumbnails are measured on a random sample of "
+                               f"{self.pixels.used:,} of the {self.pixels.of:,} images.")
+        if self.texts.sampled:
+            found["text"] = (f"The words in most ads and the brands read by the OCR are counted in a random sample "
+                             f"of {self.texts.used:,} of the {self.texts.of:,} ads; words per ad are counted in all.")
+        if self.sample_note:
+            found["vectors"] = self.sample_note
+        return found
+
 
 # -- the numbers ---------------------------------------------------------------------------------
 def collect(settings: Settings, store: Store) -> Overview:
-    """Everything the overview shows, from the store and the image files. Raises StoreUnavailable."""
+    """Everything the overview shows, from the store and the image files. Raises StoreUnavailable.
+
+    Memory and time stay bounded at any size: the payloads are read without vectors, and at most
+    IMAGE_SAMPLE images are decoded, TEXT_SAMPLE texts searched for words and VECTOR_SAMPLE vectors read."""
     state = store.state()
     count = store.count()
-    # Above VECTOR_SAMPLE points the map and near-duplicates come from a random sample: reading every
-    # vector as Python floats would take ~1.6 GB and minutes at 100k points.
+    # Above VECTOR_SAMPLE points the map and near-duplicates come from a random sample drawn by the engine:
+    # reading every vector as Python floats would take ~1.6 GB and minutes at 100k points.
     sampled = state.has_images and count > VECTOR_SAMPLE
-    points = store.points(IMAGE_VECTOR if state.has_images and not sampled else None)
+    points = store.payloads(FIELDS)
     images = [_image_stats(payload) for _, payload, _ in points]
+    rng = np.random.default_rng(0)
+    vectors = (store.sample(IMAGE_VECTOR, VECTOR_SAMPLE) if sampled
+               else store.points(IMAGE_VECTOR) if state.has_images else [])
+    with_vectors = [(pid, payload.get("path", ""), vector) for pid, payload, vector in vectors if vector is not None]
+    with_vectors = [with_vectors[i] for i in rng.permutation(len(with_vectors))]  # scroll order is by id
+    # The images decoded: those on the map first (their thumbnails are drawn there), then others at random.
+    row_of = {pid: row for row, (pid, _, _) in enumerate(points)}
+    rows = list(dict.fromkeys(row_of[pid] for pid, _, _ in with_vectors if pid in row_of))[:IMAGE_SAMPLE]
+    if len(rows) < min(IMAGE_SAMPLE, len(images)):
+        taken = set(rows)
+        rows += [int(row) for row in rng.permutation(len(images)) if row not in taken][:IMAGE_SAMPLE - len(rows)]
+    decoded = [images[row] for row in rows]
+    pixels = _pixel_stats(settings.dataset_dir, decoded)
     texts = [payload.get("text") or "" for _, payload, _ in points]
-    pixels = _pixel_stats(settings.dataset_dir, images)
-    brands, source = brand_counts(settings.dataset_dir, images, texts)
+    read = sorted(rng.choice(len(texts), TEXT_SAMPLE, replace=False)) if len(texts) > TEXT_SAMPLE else range(len(texts))
+    brands, source = brand_counts(settings.dataset_dir, images, texts, read)
     overview = Overview(
         collection=settings.collection,
         model=state.model,
@@ -103,13 +156,15 @@ def collect(settings: Settings, store: Store) -> Overview:
         copies=sum(len(payload.get("duplicates") or []) for _, payload, _ in points),
         unreadable=pixels.unreadable,
         palettes=pixels.palettes,
-        top_words=top_words(texts),
+        top_words=top_words([texts[i] for i in read]),
         brands=brands,
         brand_source=source,
         thumbs=pixels.thumbs,
+        pixels=Sampled(len(decoded), len(images)),
+        texts=Sampled(len(read), len(texts)),
     )
-    vectors = store.sample(IMAGE_VECTOR, VECTOR_SAMPLE) if sampled else points
-    with_vectors = [(payload.get("path", ""), vector) for _, payload, vector in vectors if vector is not None]
+    del points, texts  # the payloads' texts are the largest part of what was read
+    overview.vectors = Sampled(len(with_vectors), count if sampled else len(with_vectors))
     if sampled:
         overview.sample_note = (f"The map and the near-duplicates are drawn from a random sample of "
                                 f"{len(with_vectors):,} of the {count:,} images: pairs outside it are not listed.")
@@ -120,8 +175,8 @@ def collect(settings: Settings, store: Store) -> Overview:
             else "Fewer than two images have image vectors: nothing to compare or map."
         )
         return overview
-    paths = [path for path, _ in with_vectors]
-    matrix = np.asarray([vector for _, vector in with_vectors], dtype=np.float32)
+    paths = [path for _, path, _ in with_vectors]
+    matrix = np.asarray([vector for _, _, vector in with_vectors], dtype=np.float32)
     overview.nearest, pairs = near_duplicates(matrix)
     overview.duplicates = [(paths[i], paths[j], score) for i, j, score in pairs]
     overview.map_paths = paths
@@ -169,6 +224,8 @@ def summary(o: Overview) -> dict:
         "explained": [round(float(v), 3) for v in o.explained],
         "vector_note": o.vector_note,
         "sample_note": o.sample_note,
+        "notes": o.notes(),  # section -> what its figures were drawn from, when a sample
+        "decoded": o.pixels.used,
         "model": o.model,
     }
 
@@ -223,13 +280,17 @@ def near_duplicates(matrix: np.ndarray, threshold: float = DUPLICATE_COSINE, blo
 
 
 def pca_2d(matrix: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """The rows projected on their two main axes, and each axis's share of the variance."""
+    """The rows projected on their two main axes, and each axis's share of the variance. The axes are
+    the covariance matrix's main eigenvectors: d x d whatever the number of rows, where an SVD of the rows
+    would cost rows x d^2 and hold a copy of them."""
     centred = matrix - matrix.mean(axis=0)
-    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
-    axes = axes[:2] * np.sign(axes[:2][[0, 1], np.abs(axes[:2]).argmax(axis=1)])[:, None]  # the same signs every run
-    variance = singular**2
+    covariance = np.asarray(centred.T @ centred, dtype=np.float64)
+    variance, vectors = np.linalg.eigh(covariance)  # ascending
+    variance = np.clip(variance[::-1], 0, None)
+    axes = vectors[:, ::-1][:, :2].T
+    axes = axes * np.sign(axes[[0, 1], np.abs(axes).argmax(axis=1)])[:, None]  # the same signs every run
     share = variance[:2] / variance.sum() if variance.sum() else np.zeros(2)
-    xy = centred @ axes.T
+    xy = centred @ axes.T.astype(centred.dtype)
     return xy, (float(share[0]), float(share[1]))
 
 
@@ -241,21 +302,26 @@ def top_words(texts: list[str], limit: int = TOP_WORDS) -> list[tuple[str, int]]
     return _most_common(counts)[:limit]
 
 
-def brand_counts(folder: Path, images: list[ImageStats], texts: list[str]
+def brand_counts(folder: Path, images: list[ImageStats], texts: list[str], read: Sequence[int] | None = None
                  ) -> tuple[list[tuple[str, int, int]], str]:
     """(brand, ads, ads whose OCR text names it) and where the brands came from: labels.csv's brand
-    column when the folder has one, else the capitalised words found in most ads."""
+    column when the folder has one, else the capitalised words found in most ads. read: the rows whose
+    text is searched (a sample; all when None); with labels, ads are counted in all rows and the share
+    whose text names the brand is taken from the sample."""
+    rows = range(len(texts)) if read is None else read
     labels = read_label_column(folder, "brand")
     if labels:
-        ads: Counter[str] = Counter()
-        read: Counter[str] = Counter()
-        for image, text in zip(images, texts):
-            brand = labels.get(image.path)
+        ads: Counter[str] = Counter(brand for image in images if (brand := labels.get(image.path)))
+        sampled: Counter[str] = Counter()
+        named: Counter[str] = Counter()
+        for row in rows:
+            brand = labels.get(images[row].path)
             if brand:
-                ads[brand] += 1
-                read[brand] += set(terms(brand)) <= set(terms(text))
-        return [(b, n, read[b]) for b, n in _most_common(ads)[:TOP_BRANDS]], "labels.csv"
-    found = Counter(word for text in texts for word in set(_CAPITALISED.findall(text)) if word.lower() not in STOPWORDS)
+                sampled[brand] += 1
+                named[brand] += set(terms(brand)) <= set(terms(texts[row]))
+        return [(b, n, round(n * named[b] / sampled[b]) if sampled[b] else 0) for b, n in _most_common(ads)[:TOP_BRANDS]
+                ], "labels.csv"
+    found = Counter(word for row in rows for word in set(_CAPITALISED.findall(texts[row])) if word.lower() not in STOPWORDS)
     return [(word, n, n) for word, n in _most_common(found)[:TOP_BRANDS]], "capitalised words"
 
 
@@ -316,9 +382,15 @@ def _pixel_stats(folder: Path, images: list[ImageStats]) -> _Pixels:
             picture.thumbnail((MAP_THUMB_SIDE, MAP_THUMB_SIDE))
             thumbs[image.path] = np.asarray(picture)
     every = [s for group in samples.values() for s in group]
-    palettes = {"all": dominant_colours(np.concatenate(every))} if samples else {}
-    palettes |= {category: dominant_colours(np.concatenate(group)) for category, group in sorted(samples.items())}
+    palettes = {"all": dominant_colours(_at_most(np.concatenate(every)))} if samples else {}
+    palettes |= {category: dominant_colours(_at_most(np.concatenate(group)))
+                 for category, group in sorted(samples.items())}
     return _Pixels(unreadable, palettes, thumbs)
+
+
+def _at_most(pixels: np.ndarray, limit: int = PALETTE_PIXELS) -> np.ndarray:
+    """Every pixel, or an even spread of limit of them: k-means finds the same main colours in fewer."""
+    return pixels[np.linspace(0, len(pixels) - 1, limit).astype(int)] if len(pixels) > limit else pixels
 
 
 def _most_common(counts: Counter) -> list[tuple[str, int]]:

@@ -54,7 +54,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def points(self, vector: str | None = None) -> list[Record]:
-        """Every point with its payload and its dense `vector` (None: no vector): the collection overview."""
+        """Every point with its payload and its dense `vector` (None: no vector)."""
+
+    @abc.abstractmethod
+    def payloads(self, fields: Sequence[str]) -> list[Record]:
+        """Every point with these fields of its payload and no vector: the collection overview, whose
+        counts stay exact at sizes where reading every vector would not pay."""
+
+    @abc.abstractmethod
+    def write_stamp(self) -> str:
+        """A short string that changes whenever points are written, changed or removed (by this process,
+        or by any process for the embedded engine), and stays the same otherwise; cheap at any size, so a
+        page drawn from the collection (/EDA) can be reused until it changes."""
 
     @abc.abstractmethod
     def sample(self, vector: str, count: int) -> list[Record]:

@@ -5,6 +5,7 @@ collections and for testing this code without a server). Each search is one quer
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator, Sequence
 
 from qdrant_client import QdrantClient, models
@@ -44,6 +45,9 @@ class ClientStore(Store):
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
+        # Writes made through this store: the engine keeps no write counter that a client can read.
+        self._session = uuid.uuid4().hex[:8]
+        self._writes_made = 0
         with self._errors("open"):
             if settings.uses_server:
                 self.client = QdrantClient(
@@ -53,6 +57,16 @@ class ClientStore(Store):
             else:
                 settings.qdrant_path.mkdir(parents=True, exist_ok=True)
                 self.client = QdrantClient(path=str(settings.qdrant_path))
+
+    @contextlib.contextmanager
+    def _writing(self, action: str) -> Iterator[None]:
+        """A write: counted once it is done (or failed half-way), so a reader never pairs the new stamp
+        with the old points."""
+        try:
+            with self._errors(action):
+                yield
+        finally:
+            self._writes_made += 1
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -68,7 +82,7 @@ class ClientStore(Store):
 
     def create(self, model: str | None, dim: int | None) -> None:
         dense = models.VectorParams(size=dim, distance=models.Distance.COSINE, **self._scale()) if model else None
-        with self._errors("create the collection"):
+        with self._writing("create the collection"):
             if self.client.collection_exists(self.collection):
                 self.client.delete_collection(self.collection)
             self.client.create_collection(
@@ -131,6 +145,26 @@ class ClientStore(Store):
             return [Record(str(p.id), p.payload or {}, dense_of(p, vector))
                     for p in found]
 
+    def payloads(self, fields: Sequence[str]) -> list[Record]:
+        with self._errors("read the collection"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            return [Record(str(p.id), p.payload or {}) for p in self._scroll(with_payload=list(fields),
+                                                                               with_vectors=False)]
+
+    def write_stamp(self) -> str:
+        """This process's writes, and the server's count of points and segments. Local mode allows one
+        process per folder, so its stamp sees every write. On a server another process's write shows when
+        it changes the count of points or segments (new or removed points do, and the optimizer's merges);
+        a payload edited by another process alone does not, until this process writes or restarts."""
+        with self._errors("read the collection"):
+            if not self.client.collection_exists(self.collection):
+                return f"{self._session}-{self._writes_made}-none"
+            info = self.client.get_collection(self.collection) if self.settings.uses_server else None
+            count = self.client.count(self.collection, exact=True).count
+        server = f"-{info.segments_count}-{info.indexed_vectors_count}" if info else ""
+        return f"{self._session}-{self._writes_made}-{count}{server}"
+
     def sample(self, vector: str, count: int) -> list[Record]:
         with self._errors("read a sample of the collection"):
             if not self.client.collection_exists(self.collection):
@@ -171,7 +205,7 @@ class ClientStore(Store):
     def upsert(self, points: list[Point]) -> None:
         if not points:
             return
-        with self._errors("write points"):
+        with self._writing("write points"):
             self.client.upsert(
                 self.collection,
                 points=[models.PointStruct(id=p.id, vector=_vectors(p.vectors), payload=p.payload) for p in points],
@@ -179,7 +213,7 @@ class ClientStore(Store):
             )
 
     def update_text(self, point_id: str, vectors: Vectors, payload: dict) -> None:
-        with self._errors("update a point"):
+        with self._writing("update a point"):
             self.client.delete_vectors(
                 self.collection, vectors=[TEXT_VECTOR, BM25_VECTOR], points=[point_id], wait=True)
             if vectors:
@@ -189,13 +223,13 @@ class ClientStore(Store):
             self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
 
     def update_payload(self, point_id: str, payload: dict) -> None:
-        with self._errors("update a point"):
+        with self._writing("update a point"):
             self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
 
     def delete(self, point_ids: list[str]) -> None:
         if not point_ids:
             return
-        with self._errors("delete points"):
+        with self._writing("delete points"):
             self.client.delete(self.collection, points_selector=models.PointIdsList(points=point_ids), wait=True)
 
     def search(

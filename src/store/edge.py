@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -257,6 +258,20 @@ class EdgeStore(Store):
             found = self._scroll(shard, with_payload=True, with_vector=[vector] if vector else False)
             return [Record(str(r.id), r.payload or {}, dense_of(r, vector))
                     for r in found]
+
+    def payloads(self, fields: Sequence[str]) -> list[Record]:
+        with self._reading("read the collection") as shard:
+            return [Record(str(r.id), r.payload or {}) for r in self._scroll(shard, with_payload=list(fields))]
+
+    def write_stamp(self) -> str:
+        # Each segment records the number of the last write applied to it (the write-ahead log's operation
+        # numbers only grow, and survive a restart); a new collection or a rebuilt graph has new segment ids.
+        with self._reading("read the store's state") as shard:
+            if shard is None:
+                return "no collection"
+            segments = sorted((str(sid), m.get("segment_version")) for sid, m in shard.snapshot_manifest().items())
+            count = shard.count(edge.CountRequest(exact=True))
+        return hashlib.sha256(json.dumps([count, segments]).encode()).hexdigest()[:16]
 
     def sample(self, vector: str, count: int) -> list[Record]:
         request = edge.QueryRequest(query=edge.Sample.Random, limit=count, with_payload=["path"], with_vector=[vector])
