@@ -6,10 +6,12 @@ files, decoded small, into an Overview; src/eda_figures.py draws it and src/eda_
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 from src.images import ImageError, decode_image, resolve_inside
 from src.labels import label_column
 from src.settings import Settings
-from src.store import IMAGE_VECTOR, Store
+from src.store import FILE_FIELDS, IMAGE_VECTOR, Record, Store
 from src.terms import terms
 
 # Bump when what is computed or drawn changes: pages cached by an older version are then redone.
@@ -36,8 +38,9 @@ PALETTE_SIZE = 5  # dominant colours per category
 PALETTE_PIXELS = 100_000  # pixels k-means sees per palette at most
 TOP_WORDS = 20
 TOP_BRANDS = 15
-# The payload fields the overview reads (not the file bookkeeping, nor the OCR engines' details).
-FIELDS = ["path", "category", "folder", "width", "height", "bytes", "format", "has_text", "text", "duplicates"]
+# The payload fields the overview reads: what it shows, and the file fields that tell the page cache
+# whether it changed (src/eda_page.py), so that one scroll serves both.
+FIELDS = list(dict.fromkeys([*FILE_FIELDS, "width", "height", "format", "has_text", "text"]))
 # Words too common in any ad to say anything about this collection.
 STOPWORDS = frozenset(
     ["the", "and", "for", "with", "from", "your", "you", "our", "all", "any", "new", "now", "get", "off", "just",
@@ -121,34 +124,54 @@ class Overview:
 
 
 # -- the numbers ---------------------------------------------------------------------------------
-def collect(settings: Settings, store: Store) -> Overview:
+def collect(settings: Settings, store: Store, timings: dict[str, float] | None = None,
+            points: list[Record] | None = None) -> Overview:
     """Everything the overview shows, from the store and the image files. Raises StoreUnavailable.
 
     Memory and time stay bounded at any size: the payloads are read without vectors, and at most
-    IMAGE_SAMPLE images are decoded, TEXT_SAMPLE texts searched for words and VECTOR_SAMPLE vectors read."""
+    IMAGE_SAMPLE images are decoded, TEXT_SAMPLE texts searched for words and VECTOR_SAMPLE vectors read.
+    timings, when given, gets the seconds each stage took (benchmarks/eda_scale.py); points: the
+    collection's store.payloads(FIELDS), when the caller has read them already."""
+    stage = _Stages(timings)
     state = store.state()
     count = store.count()
     # Above VECTOR_SAMPLE points the map and near-duplicates come from a random sample drawn by the engine:
     # reading every vector as Python floats would take ~1.6 GB and minutes at 100k points.
     sampled = state.has_images and count > VECTOR_SAMPLE
-    points = store.payloads(FIELDS)
-    images = [_image_stats(payload) for _, payload, _ in points]
     rng = np.random.default_rng(0)
-    vectors = (store.sample(IMAGE_VECTOR, VECTOR_SAMPLE) if sampled
-               else store.points(IMAGE_VECTOR) if state.has_images else [])
-    with_vectors = [(pid, payload.get("path", ""), vector) for pid, payload, vector in vectors if vector is not None]
-    with_vectors = [with_vectors[i] for i in rng.permutation(len(with_vectors))]  # scroll order is by id
-    # The images decoded: those on the map first (their thumbnails are drawn there), then others at random.
-    row_of = {pid: row for row, (pid, _, _) in enumerate(points)}
-    rows = list(dict.fromkeys(row_of[pid] for pid, _, _ in with_vectors if pid in row_of))[:IMAGE_SAMPLE]
-    if len(rows) < min(IMAGE_SAMPLE, len(images)):
-        taken = set(rows)
-        rows += [int(row) for row in rng.permutation(len(images)) if row not in taken][:IMAGE_SAMPLE - len(rows)]
-    decoded = [images[row] for row in rows]
-    pixels = _pixel_stats(settings.dataset_dir, decoded)
-    texts = [payload.get("text") or "" for _, payload, _ in points]
-    read = sorted(rng.choice(len(texts), TEXT_SAMPLE, replace=False)) if len(texts) > TEXT_SAMPLE else range(len(texts))
-    brands, source = brand_counts(settings.dataset_dir, images, texts, read)
+    # Images decode in threads (Pillow works outside the GIL) while this thread reads and counts.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        with stage("read the vectors"):
+            vectors = (store.sample(IMAGE_VECTOR, VECTOR_SAMPLE) if sampled
+                       else store.points(IMAGE_VECTOR) if state.has_images else [])
+        with_vectors = [(pid, payload.get("path", ""), vector) for pid, payload, vector in vectors
+                        if vector is not None]
+        del vectors
+        with_vectors = [with_vectors[i] for i in rng.permutation(len(with_vectors))]  # scroll order is by id
+        # The images decoded: those on the map first (their thumbnails are drawn there), then others.
+        decoding = {pid: pool.submit(_small, settings.dataset_dir, path)
+                    for pid, path, _ in with_vectors[:IMAGE_SAMPLE]}
+        with stage("read the payloads"):
+            points = store.payloads(FIELDS) if points is None else points
+            images = [_image_stats(payload) for _, payload, _ in points]
+        row_of = {pid: row for row, (pid, _, _) in enumerate(points)}
+        for row in rng.permutation(len(images))[:max(0, min(IMAGE_SAMPLE, len(images)) - len(decoding))]:
+            pid = points[row].id  # fewer vectors than IMAGE_SAMPLE (or none): any images
+            decoding.setdefault(pid, pool.submit(_small, settings.dataset_dir, images[row].path))
+        with stage("words and brands"):
+            texts = [payload.get("text") or "" for _, payload, _ in points]
+            read = (sorted(rng.choice(len(texts), TEXT_SAMPLE, replace=False)) if len(texts) > TEXT_SAMPLE
+                    else range(len(texts)))
+            brands, source, words = text_counts(settings.dataset_dir, images, texts, read)
+        with stage("near-duplicates and map (PCA)"):
+            paths = [path for _, path, _ in with_vectors]
+            matrix = np.asarray([vector for _, _, vector in with_vectors], dtype=np.float32)
+            del with_vectors
+            nearest, pairs = near_duplicates(matrix) if len(matrix) >= 2 else (None, [])
+            map_xy, explained = pca_2d(matrix) if len(matrix) >= 2 else (None, (0.0, 0.0))
+        with stage("decode images, colours (after the rest)"):
+            decoded = [(images[row_of[pid]], job.result()) for pid, job in decoding.items() if pid in row_of]
+            pixels = _pixel_stats(decoded)
     overview = Overview(
         collection=settings.collection,
         model=state.model,
@@ -156,7 +179,7 @@ def collect(settings: Settings, store: Store) -> Overview:
         copies=sum(len(payload.get("duplicates") or []) for _, payload, _ in points),
         unreadable=pixels.unreadable,
         palettes=pixels.palettes,
-        top_words=top_words([texts[i] for i in read]),
+        top_words=words,
         brands=brands,
         brand_source=source,
         thumbs=pixels.thumbs,
@@ -164,23 +187,21 @@ def collect(settings: Settings, store: Store) -> Overview:
         texts=Sampled(len(read), len(texts)),
     )
     del points, texts  # the payloads' texts are the largest part of what was read
-    overview.vectors = Sampled(len(with_vectors), count if sampled else len(with_vectors))
+    overview.vectors = Sampled(len(paths), count if sampled else len(paths))
     if sampled:
         overview.sample_note = (f"The map and the near-duplicates are drawn from a random sample of "
-                                f"{len(with_vectors):,} of the {count:,} images: pairs outside it are not listed.")
-    if len(with_vectors) < 2:
+                                f"{len(paths):,} of the {count:,} images: pairs outside it are not listed.")
+    if len(paths) < 2:
         overview.vector_note = (
             "The collection holds no image vectors (it was indexed without a CLIP model): run index with "
             "CLIP_MODEL set to see near-duplicates and the map." if not state.has_images
             else "Fewer than two images have image vectors: nothing to compare or map."
         )
         return overview
-    paths = [path for _, path, _ in with_vectors]
-    matrix = np.asarray([vector for _, _, vector in with_vectors], dtype=np.float32)
-    overview.nearest, pairs = near_duplicates(matrix)
+    overview.nearest = nearest
     overview.duplicates = [(paths[i], paths[j], score) for i, j, score in pairs]
     overview.map_paths = paths
-    overview.map_xy, overview.explained = pca_2d(matrix)
+    overview.map_xy, overview.explained = map_xy, explained
     return overview
 
 
@@ -296,18 +317,30 @@ def pca_2d(matrix: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
 
 def top_words(texts: list[str], limit: int = TOP_WORDS) -> list[tuple[str, int]]:
     """The words in most ads (each ad counts a word once); numbers and very common words left out."""
+    return _top_words([set(terms(text)) for text in texts], limit)
+
+
+def _top_words(found: list[set[str]], limit: int = TOP_WORDS) -> list[tuple[str, int]]:
     counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update({t for t in terms(text) if t.isalpha() and len(t) > 2 and t not in STOPWORDS})
+    for words in found:
+        counts.update(t for t in words if t.isalpha() and len(t) > 2 and t not in STOPWORDS)
     return _most_common(counts)[:limit]
 
 
-def brand_counts(folder: Path, images: list[ImageStats], texts: list[str], read: Sequence[int] | None = None
-                 ) -> tuple[list[tuple[str, int, int]], str]:
+def text_counts(folder: Path, images: list[ImageStats], texts: list[str], read: Sequence[int]
+                ) -> tuple[list[tuple[str, int, int]], str, list[tuple[str, int]]]:
+    """brand_counts() and the top words of the rows read (a sample), each text split into terms once."""
+    found = {row: set(terms(texts[row])) for row in read}
+    brands, source = brand_counts(folder, images, texts, read, found)
+    return brands, source, _top_words(list(found.values()))
+
+
+def brand_counts(folder: Path, images: list[ImageStats], texts: list[str], read: Sequence[int] | None = None,
+                 found: dict[int, set[str]] | None = None) -> tuple[list[tuple[str, int, int]], str]:
     """(brand, ads, ads whose OCR text names it) and where the brands came from: labels.csv's brand
     column when the folder has one, else the capitalised words found in most ads. read: the rows whose
     text is searched (a sample; all when None); with labels, ads are counted in all rows and the share
-    whose text names the brand is taken from the sample."""
+    whose text names the brand is taken from the sample. found: row -> its text's terms, when known."""
     rows = range(len(texts)) if read is None else read
     labels = read_label_column(folder, "brand")
     if labels:
@@ -317,17 +350,35 @@ def brand_counts(folder: Path, images: list[ImageStats], texts: list[str], read:
         for row in rows:
             brand = labels.get(images[row].path)
             if brand:
+                words = found[row] if found is not None else set(terms(texts[row]))
                 sampled[brand] += 1
-                named[brand] += set(terms(brand)) <= set(terms(texts[row]))
+                named[brand] += set(terms(brand)) <= words
         return [(b, n, round(n * named[b] / sampled[b]) if sampled[b] else 0) for b, n in _most_common(ads)[:TOP_BRANDS]
                 ], "labels.csv"
-    found = Counter(word for row in rows for word in set(_CAPITALISED.findall(texts[row])) if word.lower() not in STOPWORDS)
-    return [(word, n, n) for word, n in _most_common(found)[:TOP_BRANDS]], "capitalised words"
+    capitalised = Counter(word for row in rows for word in set(_CAPITALISED.findall(texts[row]))
+                          if word.lower() not in STOPWORDS)
+    return [(word, n, n) for word, n in _most_common(capitalised)[:TOP_BRANDS]], "capitalised words"
 
 
 def read_label_column(folder: Path, column: str) -> dict[str, str]:
     """file -> the column's value in the folder's labels.csv (src/labels.py reads it); empty when none."""
     return label_column(folder, column)
+
+
+class _Stages:
+    """Times the stages of collect() into a dict, when one is given."""
+
+    def __init__(self, timings: dict[str, float] | None):
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.timings is not None:
+                self.timings[name] = time.perf_counter() - started
 
 
 # -- reading the files ---------------------------------------------------------------------------
@@ -353,34 +404,34 @@ def _image_stats(payload: dict) -> ImageStats:
     )
 
 
-def _pixel_stats(folder: Path, images: list[ImageStats]) -> _Pixels:
-    """Decode every image small (in threads: Pillow decodes outside the GIL) and fill in its brightness
-    and colourfulness; pool 16 x 16 samples per category for the dominant colours."""
+def _small(folder: Path, path: str) -> np.ndarray | str:
+    """The image decoded small as RGB, or why it cannot be read."""
+    source = resolve_inside(folder, path)
+    if source is None:
+        return "file missing from the image folder"
+    try:
+        return np.asarray(decode_image(source, min_side=PIXEL_SIDE).image)
+    except ImageError as exc:
+        return str(exc)
 
-    def small(image: ImageStats) -> np.ndarray | str:
-        source = resolve_inside(folder, image.path)
-        if source is None:
-            return "file missing from the image folder"
-        try:
-            return np.asarray(decode_image(source, min_side=PIXEL_SIDE).image)
-        except ImageError as exc:
-            return str(exc)
 
+def _pixel_stats(decoded: list[tuple[ImageStats, np.ndarray | str]]) -> _Pixels:
+    """Fill in each decoded image's brightness and colourfulness; pool 16 x 16 samples per category for
+    the dominant colours; keep a thumbnail for the map."""
     from PIL import Image
 
     unreadable: list[tuple[str, str]] = []
     thumbs: dict[str, np.ndarray] = {}
     samples: dict[str, list[np.ndarray]] = {}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for image, rgb in zip(images, pool.map(small, images)):
-            if isinstance(rgb, str):
-                unreadable.append((image.path, rgb))
-                continue
-            image.brightness, image.colourfulness = round(brightness(rgb), 4), round(hasler_susstrunk(rgb), 2)
-            picture = Image.fromarray(rgb)
-            samples.setdefault(image.category, []).append(np.asarray(picture.resize((16, 16))).reshape(-1, 3))
-            picture.thumbnail((MAP_THUMB_SIDE, MAP_THUMB_SIDE))
-            thumbs[image.path] = np.asarray(picture)
+    for image, rgb in decoded:
+        if isinstance(rgb, str):
+            unreadable.append((image.path, rgb))
+            continue
+        image.brightness, image.colourfulness = round(brightness(rgb), 4), round(hasler_susstrunk(rgb), 2)
+        picture = Image.fromarray(rgb)
+        samples.setdefault(image.category, []).append(np.asarray(picture.resize((16, 16))).reshape(-1, 3))
+        picture.thumbnail((MAP_THUMB_SIDE, MAP_THUMB_SIDE))
+        thumbs[image.path] = np.asarray(picture)
     every = [s for group in samples.values() for s in group]
     palettes = {"all": dominant_colours(_at_most(np.concatenate(every)))} if samples else {}
     palettes |= {category: dominant_colours(_at_most(np.concatenate(group)))

@@ -24,7 +24,7 @@ from src.eda import DUPLICATE_COSINE, Overview
 
 ACCENT, MUTED, LIGHT = "#2452c7", "#8a919c", "#dde1e6"
 MAP_THUMBS = 300  # at most this many thumbnails on the map; the other images are dots
-SCATTER_DOTS = 3000  # at most this many dots in the dimensions' scatter plot (an even spread beyond)
+SCATTER_DOTS = 2000  # at most this many dots in the dimensions' scatter plot (an even spread beyond)
 STYLE: dict[str, Any] = {
     "text.parse_math": False,  # "$5 off ... $10" in a label is money, not TeX
     "axes.spines.top": False,

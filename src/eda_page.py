@@ -19,7 +19,7 @@ from pathlib import Path
 from src import eda
 from src.atomic import write_atomically
 from src.settings import Settings
-from src.store import Store
+from src.store import FILE_FIELDS, Record, Store
 
 
 @dataclass
@@ -50,11 +50,10 @@ class EdaPages:
         with self._lock:
             if not refresh and self._page is not None and stamp == self._stamp:
                 return _with_source(self._page, "memory")
-            records = store.file_records() if store.count() else {}
+            records = store.payloads(eda.FIELDS) if store.count() else []  # for the fingerprint and the overview
             if not records:
                 return EdaPage(points=0)
             key = fingerprint(settings, store, records)
-            del records
             disk = Path(settings.cache_dir) / "eda" / f"{key}.json"
             if not refresh and self._page is not None and key == self._key:
                 self._stamp = stamp
@@ -65,7 +64,8 @@ class EdaPages:
             from src import eda_figures  # matplotlib only when something is drawn
 
             started = time.perf_counter()
-            overview = eda.collect(settings, store)
+            overview = eda.collect(settings, store, points=records)
+            del records
             result = EdaPage(
                 points=overview.count,
                 summary=eda.summary(overview),
@@ -95,18 +95,18 @@ def quick_key(settings: Settings, store: Store) -> str:
     return json.dumps([eda.EDA_VERSION, settings.collection, str(settings.dataset_dir), stamp, store.write_stamp()])
 
 
-def fingerprint(settings: Settings, store: Store, records: dict[str, dict]) -> str:
+def fingerprint(settings: Settings, store: Store, records: list[Record]) -> str:
     """Changes whenever what the page shows could: the points' files, content and OCR version (from
     their payloads), the model, the labels, and the overview's version."""
     state = store.state()
     labels = Path(settings.dataset_dir) / "labels.csv"
     stamp = (labels.stat().st_size, labels.stat().st_mtime_ns) if labels.is_file() else None
-    described = json.dumps(
-        [eda.EDA_VERSION, settings.collection, str(Path(settings.dataset_dir).resolve()), state.model, state.dim,
-         stamp, sorted(records.items())],
-        sort_keys=True, default=str,
-    )
-    return hashlib.sha256(described.encode()).hexdigest()[:32]
+    described = [eda.EDA_VERSION, settings.collection, str(Path(settings.dataset_dir).resolve()), state.model,
+                 state.dim, stamp]
+    digest = hashlib.sha256(json.dumps(described, default=str).encode())
+    for record in sorted(records, key=lambda r: r.id):
+        digest.update(json.dumps([record.id, *(record.payload.get(f) for f in FILE_FIELDS)], default=str).encode())
+    return digest.hexdigest()[:32]
 
 
 def _read(path: Path) -> EdaPage | None:
