@@ -184,10 +184,11 @@ def main() -> None:
             alone = [search(i) for i in range(args.searches // 2)]
 
             pages = EdaPages()
+            load_before = os.getloadavg()[0]
             with PeakMemory() as memory:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 first = pages.page(settings, store)
-                first_s = time.perf_counter() - started
+                first_s, first_cpu = time.perf_counter() - started, time.process_time() - cpu
             cached = []
             for _ in range(200):
                 started = time.perf_counter()
@@ -233,7 +234,8 @@ def main() -> None:
     alone_p50, during_p50 = percentiles(alone)[0], percentiles(during)[0]
     say("| figure | value | target |")
     say("|---|---|---|")
-    say(f"| first build (EdaPages.page, nothing cached) | {first_s:.1f} s | < 15 s |")
+    say(f"| first build (EdaPages.page, nothing cached) | {first_s:.1f} s ({first_cpu:.1f} s of CPU in all threads; "
+        f"load average {load_before:.1f} on {os.cpu_count()} cores before it) | < 15 s |")
     say(f"| cached page (EdaPages.page, p50 of 200) | {statistics.median(cached) * 1000:.3f} ms | < 50 ms |")
     say(f"| GET /EDA, cached (p50 of 50, {page_kb:,.0f} KB of HTML) | {statistics.median(http_cached) * 1000:.1f} ms "
         f"| < 50 ms |")

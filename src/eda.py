@@ -30,7 +30,7 @@ PIXEL_SIDE = 64  # images are decoded this small for brightness, colours and the
 MAP_THUMB_SIDE = 48
 # Above these sizes a figure is drawn from a random sample (seeded: the same collection, the same page)
 # and the page says so; counts read from the payloads (images, categories, formats, sizes) stay exact.
-IMAGE_SAMPLE = 2000  # images decoded for brightness, colours and the map's thumbnails
+IMAGE_SAMPLE = 1000  # images decoded for brightness, colours and the map's thumbnails
 TEXT_SAMPLE = 10_000  # OCR texts whose words and brands are counted
 VECTOR_SAMPLE = 5000  # image vectors read for the map and the near-duplicates
 DUPLICATE_COSINE = 0.95  # image vectors at least this similar are listed as near-duplicates
@@ -139,8 +139,9 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
     # reading every vector as Python floats would take ~1.6 GB and minutes at 100k points.
     sampled = state.has_images and count > VECTOR_SAMPLE
     rng = np.random.default_rng(0)
-    # Images decode in threads (Pillow works outside the GIL) while this thread reads and counts.
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # Images decode in threads (Pillow works outside the GIL) while this thread reads and counts; the
+    # vectors are compared after, with every core for numpy's matrix products.
+    with _decoders() as pool:
         with stage("read the vectors"):
             vectors = (store.sample(IMAGE_VECTOR, VECTOR_SAMPLE) if sampled
                        else store.points(IMAGE_VECTOR) if state.has_images else [])
@@ -163,15 +164,15 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
             read = (sorted(rng.choice(len(texts), TEXT_SAMPLE, replace=False)) if len(texts) > TEXT_SAMPLE
                     else range(len(texts)))
             brands, source, words = text_counts(settings.dataset_dir, images, texts, read)
-        with stage("near-duplicates and map (PCA)"):
-            paths = [path for _, path, _ in with_vectors]
-            matrix = np.asarray([vector for _, _, vector in with_vectors], dtype=np.float32)
-            del with_vectors
-            nearest, pairs = near_duplicates(matrix) if len(matrix) >= 2 else (None, [])
-            map_xy, explained = pca_2d(matrix) if len(matrix) >= 2 else (None, (0.0, 0.0))
-        with stage("decode images, colours (after the rest)"):
+        with stage("decode images, colours (what is left of it)"):
             decoded = [(images[row_of[pid]], job.result()) for pid, job in decoding.items() if pid in row_of]
             pixels = _pixel_stats(decoded)
+    with stage("near-duplicates and map (PCA)"):
+        paths = [path for _, path, _ in with_vectors]
+        matrix = np.asarray([vector for _, _, vector in with_vectors], dtype=np.float32)
+        del with_vectors
+        nearest, pairs = near_duplicates(matrix) if len(matrix) >= 2 else (None, [])
+        map_xy, explained = pca_2d(matrix) if len(matrix) >= 2 else (None, (0.0, 0.0))
     overview = Overview(
         collection=settings.collection,
         model=state.model,
@@ -203,6 +204,11 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
     overview.map_paths = paths
     overview.map_xy, overview.explained = map_xy, explained
     return overview
+
+
+def samples() -> tuple[int, int, int]:
+    """The sample sizes (images, texts, vectors): a page drawn with others is drawn again."""
+    return IMAGE_SAMPLE, TEXT_SAMPLE, VECTOR_SAMPLE
 
 
 def summary(o: Overview) -> dict:
@@ -363,6 +369,16 @@ def brand_counts(folder: Path, images: list[ImageStats], texts: list[str], read:
 def read_label_column(folder: Path, column: str) -> dict[str, str]:
     """file -> the column's value in the folder's labels.csv (src/labels.py reads it); empty when none."""
     return label_column(folder, column)
+
+
+@contextlib.contextmanager
+def _decoders() -> Iterator[ThreadPoolExecutor]:
+    """Threads that decode images; on an error, the images not started yet are dropped."""
+    pool = ThreadPoolExecutor(max_workers=4)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Stages:

@@ -92,7 +92,8 @@ def quick_key(settings: Settings, store: Store) -> str:
     the page shows may then differ (the fingerprint then says whether it does)."""
     labels = Path(settings.dataset_dir) / "labels.csv"
     stamp = (labels.stat().st_size, labels.stat().st_mtime_ns) if labels.is_file() else None
-    return json.dumps([eda.EDA_VERSION, settings.collection, str(settings.dataset_dir), stamp, store.write_stamp()])
+    return json.dumps([eda.EDA_VERSION, eda.samples(), settings.collection, str(settings.dataset_dir), stamp,
+                       store.write_stamp()])
 
 
 def fingerprint(settings: Settings, store: Store, records: list[Record]) -> str:
@@ -101,8 +102,8 @@ def fingerprint(settings: Settings, store: Store, records: list[Record]) -> str:
     state = store.state()
     labels = Path(settings.dataset_dir) / "labels.csv"
     stamp = (labels.stat().st_size, labels.stat().st_mtime_ns) if labels.is_file() else None
-    described = [eda.EDA_VERSION, settings.collection, str(Path(settings.dataset_dir).resolve()), state.model,
-                 state.dim, stamp]
+    described = [eda.EDA_VERSION, eda.samples(), settings.collection, str(Path(settings.dataset_dir).resolve()),
+                 state.model, state.dim, stamp]
     digest = hashlib.sha256(json.dumps(described, default=str).encode())
     for record in sorted(records, key=lambda r: r.id):
         digest.update(json.dumps([record.id, *(record.payload.get(f) for f in FILE_FIELDS)], default=str).encode())
