@@ -118,9 +118,15 @@ class Store(abc.ABC):
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         """A point's stored vector ("more like this"); raises KeyError if there is none."""
 
-    @abc.abstractmethod
     def vector_names(self, point_id: str) -> set[str]:
         """Which vectors a point has (an image without text has no text vectors)."""
+        return self.vector_layouts([point_id]).get(point_id, set())
+
+    @abc.abstractmethod
+    def vector_layouts(self, point_ids: Sequence[str]) -> dict[str, set[str]]:
+        """point id -> the vectors it has, for those of the ids that are in the collection; read in
+        batches (`index --check` reads every point's, and every vector is read back, so a damaged
+        vector file shows)."""
 
     # -- errors --------------------------------------------------------------------------------
     @contextlib.contextmanager

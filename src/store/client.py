@@ -39,6 +39,8 @@ from src.store.schema import (
     Where,
 )
 
+LAYOUT_BATCH = 256  # points whose vectors one retrieve reads back (`index --check`)
+
 
 class ClientStore(Store):
     IN_USE_SIGNS = ("already accessed",)  # local mode: another client holds the folder
@@ -279,10 +281,14 @@ class ClientStore(Store):
             raise KeyError(point_id)
         return vector
 
-    def vector_names(self, point_id: str) -> set[str]:
-        with self._errors("read a point"):
-            found = self.client.retrieve(self.collection, ids=[point_id], with_payload=False, with_vectors=True)
-        return set(named_vectors(found[0])) if found else set()
+    def vector_layouts(self, point_ids: Sequence[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(point_ids), LAYOUT_BATCH):
+            with self._errors("read points"):
+                records = self.client.retrieve(self.collection, ids=list(point_ids[start:start + LAYOUT_BATCH]),
+                                               with_payload=False, with_vectors=True)
+            found |= {str(r.id): set(named_vectors(r)) for r in records}
+        return found
 
 
 def _vectors(vectors: Vectors) -> dict:

@@ -68,6 +68,7 @@ MIN_VECTORS_TO_BUILD = 5000
 # The engine builds a graph for a segment once its vectors take this much space (Qdrant's default).
 INDEXING_THRESHOLD_KB = 10_000
 SCROLL_PAGE = 1000
+LAYOUT_BATCH = 256  # points whose vectors one retrieve reads back (`index --check`): ~1 MB of floats
 # The engine writes through memory-mapped files that it grows sparse (its write-ahead log in 32 MB
 # segments, vectors in 32 MB chunks): a write that lands on a page the full disk cannot back kills the
 # process with SIGBUS, with no error to catch. So every write first checks that the disk can back what
@@ -380,10 +381,14 @@ class EdgeStore(Store):
             raise KeyError(point_id)
         return vector
 
-    def vector_names(self, point_id: str) -> set[str]:
-        with self._reading("read a point") as shard:
-            found = shard.retrieve([point_id], with_payload=False, with_vector=True) if shard else []
-        return set(named_vectors(found[0])) if found else set()
+    def vector_layouts(self, point_ids: Sequence[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(point_ids), LAYOUT_BATCH):
+            batch = list[int | uuid.UUID | str](point_ids[start:start + LAYOUT_BATCH])
+            with self._reading("read points") as shard:
+                records = shard.retrieve(batch, with_payload=False, with_vector=True) if shard else []
+            found |= {str(r.id): set(named_vectors(r)) for r in records}
+        return found
 
     # -- access --------------------------------------------------------------------------------
     @contextlib.contextmanager
