@@ -63,9 +63,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def write_stamp(self) -> str:
-        """A short string that changes whenever points are written, changed or removed (by this process,
-        or by any process for the embedded engine), and stays the same otherwise; cheap at any size, so a
-        page drawn from the collection (/EDA) can be reused until it changes."""
+        """A short string that changes whenever points are written, changed or removed, and stays the same
+        otherwise; O(1) at any size, so a page drawn from the collection (/EDA) can be reused until it
+        changes. Each opened store has its own (a restart gives a new one)."""
 
     @abc.abstractmethod
     def sample(self, vector: str, count: int) -> list[Record]:

@@ -155,17 +155,19 @@ class ClientStore(Store):
                                                                                with_vectors=False)]
 
     def write_stamp(self) -> str:
-        """This process's writes, and the server's count of points and segments. Local mode allows one
-        process per folder, so its stamp sees every write. On a server another process's write shows when
-        it changes the count of points or segments (new or removed points do, and the optimizer's merges);
-        a payload edited by another process alone does not, until this process writes or restarts."""
+        """This process's writes, and on a server its count of points and segments. Local mode allows one
+        process per folder, so its count of writes sees every one. On a server another process's write
+        shows when it changes the count of points or segments (new or removed points do, and the
+        optimizer's merges); a payload edited by another process alone shows after this process's next
+        write or restart, or the page's Refresh."""
+        own = f"{self._session}-{self._writes_made}"
+        if not self.settings.uses_server:
+            return own
         with self._errors("read the collection"):
             if not self.client.collection_exists(self.collection):
-                return f"{self._session}-{self._writes_made}-none"
-            info = self.client.get_collection(self.collection) if self.settings.uses_server else None
-            count = self.client.count(self.collection, exact=True).count
-        server = f"-{info.segments_count}-{info.indexed_vectors_count}" if info else ""
-        return f"{self._session}-{self._writes_made}-{count}{server}"
+                return f"{own}-none"
+            info = self.client.get_collection(self.collection)
+        return f"{own}-{info.points_count}-{info.segments_count}-{info.indexed_vectors_count}"
 
     def sample(self, vector: str, count: int) -> list[Record]:
         with self._errors("read a sample of the collection"):

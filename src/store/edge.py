@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -94,6 +93,8 @@ class EdgeStore(Store):
         self._gate = SwapGate()  # searches run together, but never on a shard being swapped out
         self._replay: list | None = None  # writes made while a copy is being indexed
         self._generation = 0  # bumped by create(): a copy of an older collection is never swapped in
+        self._session = uuid.uuid4().hex[:8]
+        self._writes_made = 0  # writes, creates and swaps so far: write_stamp()
         # Query-time levers (benchmarks/store_speed.py measures each): HNSW's candidate list, and how deep
         # the BM25 channel feeds the fusion (None: as deep as the dense channels).
         self.hnsw_ef: int | None = HNSW_EF
@@ -151,7 +152,7 @@ class EdgeStore(Store):
             sparse_vectors={BM25_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
             optimizers=edge.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB),
         )
-        with self._errors("create the collection"), self._writes, self._gate.swapping():
+        with self._errors("create the collection"), self._writes, self._gate.swapping(), self._counted():
             self._check_space("create the collection")
             self._generation += 1
             if self._shard is not None:
@@ -226,7 +227,7 @@ class EdgeStore(Store):
                         notify(f"warning: building the search index failed ({outcome}); searches stay "
                                "exhaustive until the next index run builds it")
                     return False
-                with self._writes, self._gate.swapping():
+                with self._writes, self._gate.swapping(), self._counted():
                     if generation != self._generation:
                         return False  # the collection was recreated meanwhile
                     shard.close()
@@ -265,14 +266,9 @@ class EdgeStore(Store):
             return [Record(str(r.id), r.payload or {}) for r in self._scroll(shard, with_payload=list(fields))]
 
     def write_stamp(self) -> str:
-        # Each segment records the number of the last write applied to it (the write-ahead log's operation
-        # numbers only grow, and survive a restart); a new collection or a rebuilt graph has new segment ids.
-        with self._reading("read the store's state") as shard:
-            if shard is None:
-                return "no collection"
-            segments = sorted((str(sid), m.get("segment_version")) for sid, m in shard.snapshot_manifest().items())
-            count = shard.count(edge.CountRequest(exact=True))
-        return hashlib.sha256(json.dumps([count, segments]).encode()).hexdigest()[:16]
+        # The folder is locked to this process, so its own count of writes sees every one; a restart
+        # starts a new count under a new session (the page cache then checks its fingerprint).
+        return f"{self._session}-{self._writes_made}"
 
     def sample(self, vector: str, count: int) -> list[Record]:
         request = edge.QueryRequest(query=edge.Sample.Random, limit=count, with_payload=["path"], with_vector=[vector])
@@ -397,7 +393,7 @@ class EdgeStore(Store):
             yield self._shard
 
     def _write(self, action: str, *operations) -> None:
-        with self._errors(action), self._writes:
+        with self._errors(action), self._writes, self._counted():
             if self._shard is None:
                 raise StoreUnavailable(f"could not {action}: the collection does not exist; run `index` first")
             self._check_space(action)
@@ -406,6 +402,15 @@ class EdgeStore(Store):
                 if self._replay is not None:
                     self._replay.append(operation)
 
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        """A change to the points: counted once it is done (or failed half-way), so that a reader never
+        pairs the new stamp with the old points."""
+        try:
+            yield
+        finally:
+            self._writes_made += 1
 
     def _check_space(self, action: str) -> None:
         """Raise StoreFull, before anything is written, when the disk cannot back a write (a batch is
