@@ -38,9 +38,10 @@ PALETTE_SIZE = 5  # dominant colours per category
 PALETTE_PIXELS = 100_000  # pixels k-means sees per palette at most
 TOP_WORDS = 20
 TOP_BRANDS = 15
-# The payload fields the overview reads: what it shows, and the file fields that tell the page cache
-# whether it changed (src/eda_page.py), so that one scroll serves both.
-FIELDS = list(dict.fromkeys([*FILE_FIELDS, "width", "height", "format", "has_text", "text"]))
+# The payload fields the overview reads of every point: what it counts, and the file fields that tell the
+# page cache whether it changed (src/eda_page.py), so that one scroll serves both. The texts, half of what
+# a scroll would carry, are read for the sample of TEXT_SAMPLE alone; the content hash is the point's id.
+FIELDS = list(dict.fromkeys([*(f for f in FILE_FIELDS if f != "sha256"), "width", "height", "format", "has_text"]))
 # Words too common in any ad to say anything about this collection.
 STOPWORDS = frozenset(
     ["the", "and", "for", "with", "from", "your", "you", "our", "all", "any", "new", "now", "get", "off", "just",
@@ -50,7 +51,7 @@ STOPWORDS = frozenset(
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]{2,}\b")
 
 
-@dataclass
+@dataclass(slots=True)
 class ImageStats:
     path: str
     category: str
@@ -60,7 +61,7 @@ class ImageStats:
     bytes: int
     format: str
     has_text: bool
-    words: int  # in the OCR text
+    words: int | None = None  # in the OCR text; None when it is not in the sample of texts read
     brightness: float | None = None  # mean luma, 0-1; None when the file could not be read
     colourfulness: float | None = None  # Hasler and Süsstrunk's metric on 0-255 RGB
 
@@ -116,8 +117,9 @@ class Overview:
             found["colour"] = (f"Brightness, colours and the map's thumbnails are measured on a random sample of "
                                f"{self.pixels.used:,} of the {self.pixels.of:,} images.")
         if self.texts.sampled:
-            found["text"] = (f"The words in most ads and the brands read by the OCR are counted in a random sample "
-                             f"of {self.texts.used:,} of the {self.texts.of:,} ads; words per ad are counted in all.")
+            found["text"] = (f"Words per ad, the words in most ads and the brands read by the OCR are counted in a "
+                             f"random sample of {self.texts.used:,} of the {self.texts.of:,} ads; which ads have "
+                             "text is counted in all.")
         if self.sample_note:
             found["vectors"] = self.sample_note
         return found
@@ -160,9 +162,14 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
             pid = points[row].id  # fewer vectors than IMAGE_SAMPLE (or none): any images
             decoding.setdefault(pid, pool.submit(_small, settings.dataset_dir, images[row].path))
         with stage("words and brands"):
-            texts = [payload.get("text") or "" for _, payload, _ in points]
-            read = (sorted(rng.choice(len(texts), TEXT_SAMPLE, replace=False)) if len(texts) > TEXT_SAMPLE
-                    else range(len(texts)))
+            read = (sorted(int(r) for r in rng.choice(len(points), TEXT_SAMPLE, replace=False))
+                    if len(points) > TEXT_SAMPLE else list(range(len(points))))
+            sample = store.payloads_of([points[i].id for i in read], ["text"])
+            found = {r.id: r.payload.get("text") or "" for r in sample}
+            texts = [""] * len(points)  # the ads outside the sample count as no text in the sample's counts
+            for row in read:
+                texts[row] = found.get(points[row].id, "")
+                images[row].words = len(texts[row].split())
             brands, source, words = text_counts(settings.dataset_dir, images, texts, read)
         with stage("decode images, colours (what is left of it)"):
             decoded = [(images[row_of[pid]], job.result()) for pid, job in decoding.items() if pid in row_of]
@@ -239,7 +246,7 @@ def summary(o: Overview) -> dict:
         "unreadable": len(o.unreadable),
         "with_text": len(with_text),
         "text_share": round(len(with_text) / o.count, 3) if o.count else 0.0,
-        "median_words": _median([i.words for i in with_text]),
+        "median_words": _median([i.words for i in with_text]),  # of the sample of texts read
         "top_words": [word for word, _ in o.top_words[:8]],
         "brand_source": o.brand_source,
         "brands": len(o.brands),
@@ -406,7 +413,6 @@ class _Pixels:
 
 
 def _image_stats(payload: dict) -> ImageStats:
-    text = payload.get("text") or ""
     return ImageStats(
         path=payload.get("path", ""),
         category=payload.get("category") or "(none)",
@@ -416,7 +422,6 @@ def _image_stats(payload: dict) -> ImageStats:
         bytes=int(payload.get("bytes") or 0),
         format=payload.get("format") or "unknown",
         has_text=bool(payload.get("has_text")),
-        words=len(text.split()),
     )
 
 

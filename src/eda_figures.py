@@ -23,7 +23,7 @@ from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from src.eda import DUPLICATE_COSINE, Overview
 
 ACCENT, MUTED, LIGHT = "#2452c7", "#8a919c", "#dde1e6"
-MAP_THUMBS = 300  # at most this many thumbnails on the map; the other images are dots
+MAP_THUMBS = 200  # at most this many thumbnails on the map; the other images are dots
 SCATTER_DOTS = 2000  # at most this many dots in the dimensions' scatter plot (an even spread beyond)
 STYLE: dict[str, Any] = {
     "text.parse_math": False,  # "$5 off ... $10" in a label is money, not TeX
@@ -135,10 +135,12 @@ def text(o: Overview) -> Figure:
     """Words per ad, the words in most ads, and the brands."""
     figure = Figure(figsize=(10, 4.8), layout="constrained")
     lengths, words, brands = figure.subplots(1, 3, width_ratios=(1, 1, 1.2))
-    counts = [i.words for i in o.images if i.has_text]
+    counts = [i.words for i in o.images if i.has_text and i.words is not None]
     lengths.hist(counts or [0], bins=15, color=ACCENT)
+    with_text = sum(i.has_text for i in o.images)
+    read = f", {len(counts):,} read" if len(counts) < with_text else ""
     lengths.set(xlabel="words read per ad (ads with text)", ylabel="ads",
-                title=f"Text in {len(counts)} of {o.count} ads")
+                title=f"Text in {with_text} of {o.count} ads{read}")
     _top_bars(words, o.top_words[:15], "ads", "Words in most ads")
     if o.brand_source == "labels.csv":
         names = [b for b, _, _ in o.brands][::-1]

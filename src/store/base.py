@@ -73,6 +73,11 @@ class Store(abc.ABC):
         map and near-duplicates of a collection too large to read whole."""
 
     @abc.abstractmethod
+    def payloads_of(self, point_ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        """These fields of the payloads of those of the ids that are in the collection, no vectors (the
+        overview's sample of texts)."""
+
+    @abc.abstractmethod
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
         """point id -> shown path, for those of the ids that are in the collection."""
 

@@ -185,6 +185,17 @@ class ClientStore(Store):
             if offset is None:
                 return
 
+    def payloads_of(self, point_ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        found: list[Record] = []
+        for start in range(0, len(point_ids), 1000):
+            with self._errors("read points"):
+                if not self.client.collection_exists(self.collection):
+                    return []
+                records = self.client.retrieve(self.collection, ids=list(point_ids[start:start + 1000]),
+                                               with_payload=list(fields), with_vectors=False)
+            found += [Record(str(r.id), r.payload or {}) for r in records]
+        return found
+
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
         with self._errors("look up images"):
             if not point_ids or not self.client.collection_exists(self.collection):

@@ -285,6 +285,15 @@ class EdgeStore(Store):
             if offset is None:
                 return
 
+    def payloads_of(self, point_ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        found: list[Record] = []
+        for start in range(0, len(point_ids), SCROLL_PAGE):
+            batch = list[int | uuid.UUID | str](point_ids[start:start + SCROLL_PAGE])
+            with self._reading("read points") as shard:
+                records = shard.retrieve(batch, with_payload=list(fields), with_vector=False) if shard else []
+            found += [Record(str(r.id), r.payload or {}) for r in records]
+        return found
+
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
         with self._reading("look up images") as shard:
             if not point_ids or shard is None:
