@@ -52,7 +52,8 @@ class _CheckedConnection(h11.Connection):
         try:
             event = super().next_event()
         except h11.RemoteProtocolError as exc:
-            self.refusal = too_large if exc.error_status_hint == 431 else (400, f"Not a valid HTTP/1.1 request ({exc}).")
+            invalid = (400, f"Not a valid HTTP/1.1 request ({exc}).")
+            self.refusal = too_large if exc.error_status_hint == 431 else invalid
             raise
         if isinstance(event, h11.Request):
             # h11 bounds only a head still incomplete: one that came whole in a single read may be larger.
@@ -96,7 +97,7 @@ def limited_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
     class LimitedH11(H11Protocol):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.conn = _CheckedConnection(limits)
+            self.conn: _CheckedConnection = _CheckedConnection(limits)
             self._timer: asyncio.TimerHandle | None = None  # the one pending check: head, body or lingering
             self._waiting_for: str | None = None  # "head", "body" or None (the app is answering)
             self._received = 0  # bytes, all told
