@@ -54,13 +54,18 @@ def send(url: str, head: bytes, body_chunks=(), timeout: float = 60) -> tuple[in
     return status, data
 
 
-def chunked(total: int, piece: bytes):
-    """A body in HTTP chunks (no Content-Length: the server only learns its size by reading it)."""
-    sent = 0
-    while sent < total:
-        yield b"%x\r\n" % len(piece) + piece + b"\r\n"
-        sent += len(piece)
-    yield b"0\r\n\r\n"
+class chunked:  # noqa: N801 (used like a generator)
+    """A body in HTTP chunks (no Content-Length: the server only learns its size by reading it); `taken`
+    counts the bytes the sender asked for, so a test can tell the server stopped reading early."""
+
+    def __init__(self, total: int, piece: bytes):
+        self.total, self.piece, self.taken = total, piece, 0
+
+    def __iter__(self):
+        while self.taken < self.total:
+            self.taken += len(self.piece)
+            yield b"%x\r\n" % len(self.piece) + self.piece + b"\r\n"
+        yield b"0\r\n\r\n"
 
 
 @pytest.fixture(scope="module")
@@ -136,14 +141,18 @@ def test_oversized_json_and_multipart_bodies_get_413_while_streaming(server):
     before = rss(process)
     json_head = (b"POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n")
-    status, answer = send(url, json_head, chunked(64 * MB, b'{"parts": [{"text": "' + b"x" * MB))
+    body = chunked(64 * MB, b'{"parts": [{"text": "' + b"x" * MB)
+    status, answer = send(url, json_head, body)
     assert status == 413 and b"8 MB" in answer
+    assert body.taken < 32 * MB  # refused as it streamed, long before the end
     boundary = b"b0undary"
     multipart_head = (b"POST /api/images HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                       b"Content-Type: multipart/form-data; boundary=" + boundary + b"\r\n\r\n")
     part = b"--" + boundary + b'\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n\r\n'
-    status, answer = send(url, multipart_head, chunked(64 * MB, part + b"\0" * MB))
-    assert status == 413
+    body = chunked(64 * MB, part + b"\0" * MB)
+    status, answer = send(url, multipart_head, body)
+    assert status == 413 and b"8 MB" in answer
+    assert body.taken < 32 * MB  # nowhere near the whole body went to the temporary folder
     # Declared too large: refused before a byte of the body is read.
     status, _ = send(url, b"POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 536870912\r\n\r\n")
