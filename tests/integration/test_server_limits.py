@@ -275,3 +275,24 @@ def test_a_body_at_a_few_kb_a_second_is_read_to_the_end(server):
             time.sleep(0.25)
         answer = read_to_end(conn)
     assert status_of(answer) == 200, answer[:300]
+
+
+def upload_head(length: int) -> bytes:
+    return (b"POST /api/images HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: %d\r\n\r\n" % length)
+
+
+def test_a_client_beyond_uploads_per_client_gets_429_while_its_uploads_run(server):
+    url, _process = server
+    part = b'--b0undary\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n\r\n'
+    running = [connect(url) for _ in range(2)]  # UPLOADS_PER_CLIENT: 2, each still sending its body
+    try:
+        for conn in running:
+            conn.sendall(upload_head(1_000_000) + part)
+        time.sleep(0.5)  # both admitted, both waiting for the rest of their bodies
+        status, answer = send(url, upload_head(len(part)) + part)
+        assert status == 429, answer[:300]
+        assert b"\r\nretry-after: 5\r\n" in answer.lower() and b"uploads at once" in answer
+    finally:
+        for conn in running:
+            conn.close()
