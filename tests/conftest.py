@@ -10,6 +10,7 @@ import pytest
 from src.embedding import ClipEmbedder
 from src.runtime import configure
 from src.settings import Settings
+from tests.ocr_once import OcrOnce, run_folder
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS, MISSING_TOOLS, TOOLS, make_image, require_tool
 from tools.random_clip import build_tiny_clip
 
@@ -53,6 +54,12 @@ def embedder(tiny_clip) -> ClipEmbedder:
     # fp32: exact invariants (a batch gives what one by one gives) hold only there; int8's dynamic
     # quantisation scales activations per batch. tests/test_precision.py covers the other precisions.
     return ClipEmbedder(str(tiny_clip), precision="fp32").load()
+
+
+@pytest.fixture(scope="session")
+def ocr_once(tmp_path_factory) -> OcrOnce:
+    """The default engines' reading of an image, made once for the run (tests/ocr_once.py)."""
+    return OcrOnce(run_folder(tmp_path_factory), Settings.load(environ={}).ocr_langs)
 
 
 @pytest.fixture
