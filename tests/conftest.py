@@ -83,6 +83,9 @@ def settings(tmp_path, tiny_clip, image_folder) -> Settings:
         text_dir=tmp_path / "text",
         batch_size=3,
         collapse_cosine=1.0,  # the tiny random CLIP's vectors crowd together: fold only identical ones
+        # Uploads are read by OCR only where a test turns it on: starting the engines' workers and models
+        # for every upload cost the web tests seconds each, and their shapes hold no words.
+        ocr=False,
     )
 
 
