@@ -10,8 +10,8 @@ import pytest
 from src.embedding import ClipEmbedder
 from src.runtime import configure
 from src.settings import Settings
-from tests.ocr_once import OcrOnce, run_folder
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, MISSING_TOOLS, TOOLS, make_image, require_tool
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, MISSING_TOOLS, TOOLS, made_once, make_image, require_tool, run_folder
+from tests.ocr_once import OcrOnce
 from tools.random_clip import build_tiny_clip
 
 configure()  # the process-wide set-up the CLI and the app do at start
@@ -46,7 +46,8 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> Path:
-    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+    # Built once for the run and read by every xdist worker: a few seconds of each worker's start.
+    return made_once(run_folder(tmp_path_factory, "tiny-clip"), build_tiny_clip)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +60,7 @@ def embedder(tiny_clip) -> ClipEmbedder:
 @pytest.fixture(scope="session")
 def ocr_once(tmp_path_factory) -> OcrOnce:
     """The default engines' reading of an image, made once for the run (tests/ocr_once.py)."""
-    return OcrOnce(run_folder(tmp_path_factory), Settings.load(environ={}).ocr_langs)
+    return OcrOnce(run_folder(tmp_path_factory, "ocr-once"), Settings.load(environ={}).ocr_langs)
 
 
 @pytest.fixture

@@ -10,14 +10,13 @@ the xdist workers share. Tests of OCR, of its failures and of the cache's own ru
 
 from __future__ import annotations
 
-import fcntl
-import os
 import shutil
 from pathlib import Path
 
 from src.images import file_sha256, find_images
 from src.text_cache import TextCache
 from src.text_reading import TextReader
+from tests.helpers import run_lock
 
 
 class OcrOnce:
@@ -29,8 +28,7 @@ class OcrOnce:
     def give_text(self, images: Path, text_dir: Path) -> None:
         files, _ = find_images(images)
         contents = {f.path: (f.abs_path, file_sha256(f.abs_path)) for f in files}
-        with open(self.folder / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with run_lock(self.folder):
             unread = {sha: path for path, sha in contents.values() if not (self.folder / f"{sha}.json").exists()}
             if unread:
                 # The shared cache is keyed by content, so one reading serves every test's copy of an ad.
@@ -43,8 +41,3 @@ class OcrOnce:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(self.folder / f"{sha}{suffix}", target)
 
-
-def run_folder(tmp_path_factory) -> Path:
-    """A folder for the whole run: under xdist, the parent of the workers' own base folders."""
-    base = tmp_path_factory.getbasetemp()
-    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "ocr-once"
