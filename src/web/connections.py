@@ -137,6 +137,12 @@ def limited_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
             self._held |= self.flow.read_paused
             self._follow()
 
+        def shutdown(self) -> None:
+            if self._answered:  # its answer is out: nothing to finish
+                self.transport.close()
+            else:
+                super().shutdown()
+
         def send_400_response(self, msg: str) -> None:
             # uvicorn calls this on every error h11 finds in a request head, ours included.
             status, message = self.conn.refusal or (400, msg)
@@ -168,7 +174,6 @@ def limited_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
                 self._refuse(408, f"The request line and headers did not arrive within {limits.head_seconds:g} s "
                                   "(IDLE_TIMEOUT); send the whole request head at once.")
             else:  # an idle connection: nothing to answer
-                self.conn.send(h11.ConnectionClosed())
                 self.transport.close()
 
         def _check_body(self) -> None:
