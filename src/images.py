@@ -188,11 +188,13 @@ def decode_image(path: Path | BinaryIO, min_side: int | None = None,
         raise
     except UnidentifiedImageError:
         if _is_empty(path):
-            raise ImageError("not an image: the file is empty") from None
+            raise ImageError(f"not an image: the file is empty; choose a {ACCEPTED} file with the picture in it") \
+                from None
         raise ImageError(f"not an image in an accepted format ({ACCEPTED}); the file's name does not count, "
                          "its content does") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"cannot decode: {exc}") from None
+        raise ImageError(f"cannot decode: {exc}; the file may be damaged or cut short: save it again as "
+                         f"{ACCEPTED}") from None
     if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: the upright size swaps
         width, height = height, width
     return DecodedImage(rgb, width, height, fmt)

@@ -24,6 +24,11 @@ SNIPPET_CHARS = 140
 # hybrid: all three channels fused by the engine (Reciprocal Rank Fusion).
 MODES = ("hybrid", "image", "text")
 DEFAULT_MODE = "hybrid"
+# What a search that needs the image model says when there is none (the model failed to load, or the
+# collection was indexed without one), with the way out.
+NO_IMAGE_MODEL = ("needs the image model, which is not loaded: set CLIP_MODEL to a CLIP model this machine can "
+                  "load (/healthz says why the last one failed), restart serve and run `python main.py index`; "
+                  "until then the words of the ads are searched without it")
 
 
 class QueryError(ValueError):
@@ -191,10 +196,9 @@ class Searcher:
         words = " ".join(part.text for part in parts if part.text and part.weight > 0)
         if words_only:
             if any(part.text is None for part in parts):
-                raise QueryError("searching by image needs the image model, which is not loaded")
+                raise QueryError(f"searching by image {NO_IMAGE_MODEL}")
             if any(part.weight < 0 for part in parts):
-                raise QueryError("“not” (text to avoid) needs the image model, which is not loaded: "
-                                 "leave it out, the words of the ads are matched without it")
+                raise QueryError(f"“not” (text to avoid) {NO_IMAGE_MODEL}; or leave “not” out")
             channels = self._words(words)
         else:
             channels = self._channels(parts, words, mode)

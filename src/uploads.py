@@ -48,7 +48,8 @@ READERS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 # Pillow's name of what a reader found -> the saved file's extension. MPO is a JPEG with several pictures
 # in it, as many cameras write them; the JPEG reader opens it.
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
-ACCEPTED = "JPEG, PNG, WebP, GIF or BMP"
+ACCEPTED = images.ACCEPTED
+SEND_ACCEPTED = f"send the picture as a {ACCEPTED} file"  # the next step of a rejected upload
 
 ADDED, DUPLICATE, REJECTED = "added", "duplicate", "rejected"
 PART = ".part"  # an upload being written and indexed: `.<final name>.part` beside its final name
@@ -155,7 +156,7 @@ def _check(name: str, data: bytes) -> _Checked | UploadOutcome:
         return UploadOutcome(name, REJECTED, reason)
 
     if not data:
-        return rejected("empty file")
+        return rejected(f"empty file; {SEND_ACCEPTED}, with its content")
     if len(data) > MAX_UPLOAD_BYTES:
         return rejected(f"too large: {_megabytes(len(data))}, the limit is {_megabytes(MAX_UPLOAD_BYTES)}")
     try:
@@ -166,7 +167,7 @@ def _check(name: str, data: bytes) -> _Checked | UploadOutcome:
     except UnidentifiedImageError:
         return rejected(_not_an_image(data))
     except (OSError, SyntaxError, ValueError) as exc:
-        return rejected(f"cannot decode: {exc}")
+        return rejected(f"cannot decode: {exc}; the file may be damaged or cut short: save it again as {ACCEPTED}")
     if fmt not in EXTENSIONS:  # a variant of an accepted format that this program does not know
         return rejected(f"not a {ACCEPTED} image ({fmt})")
     if width * height > MAX_PIXELS:
@@ -187,13 +188,13 @@ def _not_an_image(data: bytes) -> str:
     """What content Pillow cannot read as an accepted format seems to be, for the message."""
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"%pdf"):
-        return "not an image (it looks like a PDF document)"
+        return f"not an image (it looks like a PDF document); {SEND_ACCEPTED}"
     if b"<svg" in head:
-        return f"not a {ACCEPTED} image (it looks like an SVG drawing)"
+        return f"not a {ACCEPTED} image (it looks like an SVG drawing); export it as PNG first"
     if head.startswith(b"<!doctype html") or b"<html" in head:
-        return "not an image (it looks like an HTML page)"
+        return f"not an image (it looks like an HTML page); {SEND_ACCEPTED}"
     if _is_text(data[:4096]):
-        return "not an image (it looks like text)"
+        return f"not an image (it looks like text); {SEND_ACCEPTED}"
     return f"not a {ACCEPTED} image"
 
 

@@ -124,7 +124,8 @@ class Store(abc.ABC):
             if any(sign in text for sign in self.IN_USE_SIGNS):
                 raise self.in_use() from None
             reason = text.splitlines()[0] if text else type(exc).__name__
-            raise StoreUnavailable(f"could not {action} in {self.settings.describe_store()}: {reason[:300]}") from None
+            raise StoreUnavailable(f"could not {action} in {self.settings.describe_store()}: {reason[:300]}; "
+                                   f"{self.settings.store_remedy()}") from None
 
     def in_use(self) -> StoreUnavailable:
         return StoreUnavailable(

@@ -67,11 +67,8 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
     if request.headers.get("X-Results") == "more":  # "load more": just the next cards
         return templates.TemplateResponse(request, "_cards.html", context, status_code=status)
     partial = is_partial(request)
-    categories = backend.read(lambda store: store.facet("category"), [])
-    if form.category and categories and form.category not in dict(categories) and status == 200:
-        status, context["error"] = 422, (f"there is no category “{form.category}”; choose one in the Category list "
-                                         f"({', '.join(name for name, _ in categories)}), or all")
     if not partial:
+        categories = backend.read(lambda store: store.facet("category"), [])
         context["model_error"] = backend.model_error or text_only_reason(backend)
         context["points"] = backend.read(lambda store: store.count(), None)
         context["categories"] = categories

@@ -10,7 +10,7 @@ from src.indexing import index_folder
 from src.settings import Settings
 from src.store import open_store
 from tests.app_server import served
-from tests.helpers import make_image
+from tests.helpers import closed_port, make_image
 
 pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
@@ -249,6 +249,44 @@ def test_an_unknown_category_says_which_there_are(browser, server):
     page.goto(server + "/index?q=car&category=cars&has_text=1")  # a real filter that matches nothing
     assert "search without the filters" in page.locator("#results .empty").inner_text()
     page.close()
+
+
+def test_messages_say_what_to_do_next(browser, server, tmp_path, indexed):
+    """Each message a user can reach names the next step, not just the failure."""
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index")
+    page.locator("details.upload summary").click()
+    pdf = tmp_path / "flyer.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+    page.set_input_files("#files", str(pdf))
+    page.get_by_role("button", name="Upload and index").click()
+    rejected = page.locator(".outcome.rejected")
+    rejected.wait_for()
+    assert "PDF" in rejected.inner_text() and "JPEG, PNG, WebP, GIF or BMP" in rejected.inner_text()
+    # A query image that is not one: the message names the formats that are.
+    response = page.request.post(server + "/api/search?mode=image", multipart={
+        "image": {"name": "notes.png", "mimeType": "image/png", "buffer": b"Buy milk and eggs"}})
+    assert response.status == 422 and "JPEG, PNG, WebP, GIF or BMP" in response.json()["error"]["message"]
+    # An unknown category from a link, in the API too: it says which there are.
+    response = page.request.get(server + "/api/search?q=car&category=shoes")
+    assert response.status == 422 and "cars, food" in response.json()["error"]["message"]
+    page.close()
+
+    # The store down and no image model: say what to start and what to set.
+    qdrant = f"http://127.0.0.1:{closed_port()}"
+    with served(indexed, **PAGE_ENV, QDRANT_URL=qdrant, QDRANT_TIMEOUT="2",
+                CLIP_MODEL=str(tmp_path / "no-such-model")) as (url, _):
+        page = browser.new_page(viewport=DESKTOP)
+        response = page.goto(url + "/index?q=car")
+        message = page.locator("#results .error").inner_text()
+        assert response.status == 503 and f"start the Qdrant server at {qdrant}" in message, message
+        assert "unset QDRANT_URL" in message
+        picture = (indexed.dataset_dir / "h.png").read_bytes()
+        response = page.request.post(url + "/api/search", multipart={
+            "image": {"name": "h.png", "mimeType": "image/png", "buffer": picture}})
+        message = response.json()["error"]["message"]
+        assert response.status == 422 and "set CLIP_MODEL" in message, message
+        page.close()
 
 
 # -- 12. Live count, drop anywhere, paste an image -----------------------------------------------------------------
