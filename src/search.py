@@ -226,6 +226,22 @@ class Searcher:
         ]
         return ResultPage(results, offset + used if more and offset + used <= MAX_OFFSET else None)
 
+    def browse(self, k: int = DEFAULT_K, where: dict | None = None, offset: int = 0) -> ResultPage:
+        """The collection without a query, the files modified last first (as a photo library opens), those
+        where says, one page of k from offset."""
+        k = check_k(k)
+        if not 0 <= offset <= MAX_OFFSET:
+            raise QueryError(f"offset must be between 0 and {MAX_OFFSET}, not {offset}")
+        hits = self.store.newest(k + 1, offset=offset, where=where)  # one more: is there a next page?
+        results = [
+            SearchResult(rank=offset + rank, score=hit.score, id=hit.id, path=hit.payload.get("path", ""),
+                         width=hit.payload.get("width"), height=hit.payload.get("height"),
+                         text=hit.payload.get("text", ""))
+            for rank, hit in enumerate(hits[:k], start=1)
+        ]
+        more = len(hits) > k and offset + k <= MAX_OFFSET
+        return ResultPage(results, offset + k if more else None)
+
     def _channels(self, parts: Sequence[Part], words: str, mode: str) -> Vectors:
         """The query vectors for each channel of the mode: the parts' weighted sum of CLIP vectors serves
         both dense channels (one text encoding a query); BM25 takes the positive words."""

@@ -40,6 +40,12 @@ def run_search(
     )
 
 
+def browse(backend: Backend, form: SearchForm) -> ResultPage:
+    """The page's answer to an empty query: the collection, newest first, with the form's filters."""
+    check_category(backend, form.category)
+    return backend.searcher().browse(form.k_value(), where=form.where(), offset=form.offset_value())
+
+
 def check_category(backend: Backend, category: str) -> None:
     """A category from the URL that the collection does not have is a QueryError naming those it has
     (a filter that cannot match would otherwise read as "no images match")."""

@@ -1,6 +1,7 @@
 """The search page as a new user meets it (issue 17), in Debian's headless Chromium against real servers on
 127.0.0.1, at 1280 and 390 px. Each test names the defect it guards against; each failed before its fix."""
 
+import os
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -19,6 +20,9 @@ NAMES = ["cars/a.jpg", "cars/b.png", "cars/c.webp", "food/d.jpeg", "food/e.gif",
 # distinct pictures stay below 0.99), so they fold into their originals at FOLD_COSINE.
 COPIES = {"cars/a-small.jpg": "cars/a.jpg", "cars/b-small.png": "cars/b.png", "food/d-small.jpeg": "food/d.jpeg"}
 FOLD_COSINE = "0.995"
+# The files' modification times, newest first: another order than their names' and than they were made in.
+NEWEST_FIRST = ["food/e.gif", "cars/b-small.png", "g.jpg", "cars/a.jpg", "food/d-small.jpeg", "h.png",
+                "cars/c.webp", "food/f.bmp", "cars/a-small.jpg", "food/d.jpeg", "cars/b.png"]
 # The page as served by default (OCR on, as in `make run`), but with the fold at FOLD_COSINE.
 PAGE_ENV = {"COLLAPSE_COSINE": FOLD_COSINE, "OCR": "true"}
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
@@ -32,6 +36,8 @@ def build(root, tiny_clip, embedder) -> Settings:
         make_image(folder / name, seed)
     for copy, original in COPIES.items():
         Image.open(folder / original).convert("RGB").resize((150, 112)).save(folder / copy)
+    for age, name in enumerate(NEWEST_FIRST):
+        os.utime(folder / name, ns=(1_700_000_000_000_000_000 - age * 60_000_000_000,) * 2)
     settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=folder, qdrant_path=root / "qdrant",
                              cache_dir=root / "cache", text_dir=root / "text", batch_size=4)
     with open_store(settings) as store:
@@ -240,6 +246,31 @@ def test_keyboard_focus_on_a_thumbnail_is_visible(browser, server):
     page.close()
 
 
+# -- 9. An empty query shows the collection, newest first, the filters working ---------------------------------
+def test_an_empty_query_shows_the_collection_newest_first(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?k=4")
+    assert page.locator("#results .summary").inner_text() == "All images, newest first"
+    assert page.locator("#results .score").count() == 0  # nothing was matched: no score to show
+    while page.locator("#results .more a").count():  # pages of 4, each once
+        count = page.locator("#results .card").count()
+        page.locator("#results .more a").click()
+        page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
+    assert names(page) == NEWEST_FIRST
+    page.goto(server + "/index")
+    page.select_option("#category", "cars")
+    page.wait_for_url(lambda url: "category=cars" in url)
+    page.wait_for_function("() => document.querySelector('#results .summary')?.textContent.includes('in cars')")
+    assert names(page) == [name for name in NEWEST_FIRST if name.startswith("cars/")]
+    page.locator("input[name=has_text]").check()  # no image here has text: say so, and how to see them all
+    page.wait_for_selector("#results .empty")
+    page.get_by_role("link", name="show all images").click()
+    page.wait_for_function("() => document.querySelectorAll('#results .card').length === 11")
+    # The JSON API still answers an empty query with nothing (README): a client asks for what it wants.
+    assert page.request.get(server + "/api/search?q=").json()["results"] == []
+    page.close()
+
+
 # -- 11. Messages with a next step --------------------------------------------------------------------------------
 def test_an_unknown_category_says_which_there_are(browser, server):
     page = browser.new_page(viewport=DESKTOP)
@@ -309,8 +340,7 @@ def test_an_image_dropped_anywhere_or_pasted_searches_with_it(browser, server, i
     page = browser.new_page(viewport=DESKTOP)
     page.goto(server + "/index?mode=image")
     drop_or_paste(page, kind, "#results" if kind == "drop" else "body", indexed.dataset_dir / "h.png")
-    page.wait_for_selector("#results .card")
-    assert page.locator("#results .summary").inner_text() == "Images like yours"
+    page.wait_for_selector("#results .summary:text('Images like yours')")  # the collection's cards were there before
     assert names(page)[0] == "h.png"
     page.close()
 
