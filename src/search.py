@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from threading import Lock
 import numpy as np
 
 from src.embedding import ClipEmbedder
+from src.snippets import snippet
 from src.store import SparseVector, Store, Vectors
 from src.terms import query_vector, terms
 
@@ -19,7 +19,6 @@ MAX_QUERY_CHARS = 300
 MAX_K = 100
 MAX_OFFSET = 1000  # paging deeper than this is not browsing any more
 DEFAULT_K = 12
-SNIPPET_CHARS = 140
 # image: what the picture shows (CLIP). text: what the ad says (OCR: exact words and their meaning).
 # hybrid: all three channels fused by the engine (Reciprocal Rank Fusion).
 MODES = ("hybrid", "image", "text")
@@ -79,27 +78,6 @@ def check_mode(mode: str | None) -> str:
     if mode not in MODES:
         raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode[:20]!r}")
     return mode
-
-
-def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
-    """A window of the OCR text around the first query word it holds, split into (piece, is_match)."""
-    if not text:
-        return ()
-    wanted = set(terms(query))
-    spans = [m.span() for m in re.finditer(r"\S+", text) if set(terms(m.group())) & wanted]
-    start = max(0, spans[0][0] - 24) if spans else 0  # a little context before the first match
-    if start:  # begin at a word, not inside one
-        start = text.rfind(" ", 0, start) + 1
-    end = min(len(text), start + width)
-    pieces: list[tuple[str, bool]] = [("…", False)] if start else []
-    cursor = start
-    for a, b in spans:
-        if a < start or b > end:
-            continue
-        pieces += [(text[cursor:a], False), (text[a:b], True)]
-        cursor = b
-    pieces.append((text[cursor:end] + ("…" if end < len(text) else ""), False))
-    return tuple((piece, match) for piece, match in pieces if piece)
 
 
 def matching_words(words: list, query: str) -> list:
@@ -236,7 +214,7 @@ class Searcher:
         results = [
             SearchResult(rank=offset + rank, score=hit.score, id=hit.id, path=hit.payload.get("path", ""),
                          width=hit.payload.get("width"), height=hit.payload.get("height"),
-                         text=hit.payload.get("text", ""))
+                         text=hit.payload.get("text", ""), snippet=snippet(hit.payload.get("text", ""), ""))
             for rank, hit in enumerate(hits[:k], start=1)
         ]
         more = len(hits) > k and offset + k <= MAX_OFFSET

@@ -271,6 +271,59 @@ def test_an_empty_query_shows_the_collection_newest_first(browser, server):
     page.close()
 
 
+# -- 13. Snippets keep the matched words whole; OCR noise is not shown; whole file names ------------------------
+POSTER = "poster-for-the-grand-opening-weekend.jpg"
+POSTER_TEXT = ("Grand opening of our new downtown bakery this weekend with warm bread, croissants and pastries baked "
+               "fresh every single morning, and there is free parking for every customer until midnight")
+
+
+@pytest.fixture(scope="module")
+def texts_server(tmp_path_factory, tiny_clip, embedder):
+    """Three images whose OCR text is set in the store: an ad's sentence, OCR noise, and none."""
+    from src.store import SparseVector, Vectors
+    from src.terms import document_vector
+
+    root = tmp_path_factory.mktemp("snippets")
+    for seed, name in enumerate([POSTER, "noise.png", "plain.png"]):
+        make_image(root / "images" / name, 40 + seed)
+    settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=root / "images",
+                             qdrant_path=root / "qdrant", cache_dir=root / "cache", text_dir=root / "text")
+    with open_store(settings) as store:
+        index_folder(settings.dataset_dir, embedder, store, progress=False)
+        for path, text in ((POSTER, POSTER_TEXT), ("noise.png", "Ww LL x")):
+            vectors = Vectors(text=embedder.embed_texts([text])[0].tolist(), bm25=SparseVector(*document_vector(text)))
+            store.update_text(store.by_path(path).id, vectors, {"text": text, "has_text": True})
+    with served(settings) as (url, _):
+        yield url
+
+
+SHOWN_WHOLE = """el => {  // drawn, and not clipped by its box or the card's
+    const r = el.getBoundingClientRect(), card = el.closest('.card').getBoundingClientRect();
+    const box = el.parentElement.getBoundingClientRect();
+    return r.width > 0 && r.top >= box.top && r.bottom <= box.bottom + 0.5 && r.bottom <= card.bottom
+        && document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === el;
+}"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_snippets_show_matched_words_whole_and_no_ocr_noise(browser, texts_server, viewport):
+    page = browser.new_page(viewport=viewport)
+    page.goto(texts_server + "/index?q=opening+parking&mode=text")
+    card = page.locator("#results .card", has=page.locator(f".name[title='{POSTER}']"))
+    marks = card.locator(".snippet mark")
+    assert marks.all_inner_texts() == ["opening", "parking"]  # the second matched word too, whole
+    for n in range(2):
+        marks.nth(n).scroll_into_view_if_needed()
+        assert marks.nth(n).evaluate(SHOWN_WHOLE), marks.nth(n).inner_text()
+    name = card.locator(".name")
+    assert name.inner_text() == POSTER and name.evaluate("e => e.scrollWidth <= e.clientWidth")  # not cut short
+    page.goto(texts_server + "/index")  # the collection: text that reads as words shows, noise does not
+    snippets = {n: page.locator("#results .card", has=page.locator(f".name[title='{n}']")).locator(".snippet").count()
+                for n in (POSTER, "noise.png", "plain.png")}
+    assert snippets == {POSTER: 1, "noise.png": 0, "plain.png": 0}
+    page.close()
+
+
 # -- 11. Messages with a next step --------------------------------------------------------------------------------
 def test_an_unknown_category_says_which_there_are(browser, server):
     page = browser.new_page(viewport=DESKTOP)
