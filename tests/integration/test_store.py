@@ -239,7 +239,7 @@ def test_edge_searches_go_on_while_the_graph_is_built(tmp_path, monkeypatch):
     monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
     with open_store(engine_settings(tmp_path / "q", "edge")) as store:
         store.create("m", 64)
-        fill(store, 3000, dim=64)
+        fill(store, 600, dim=64)
         searched = []
         builder = threading.Thread(target=store.build_index, kwargs={"notify": lambda _: None})
         builder.start()
