@@ -221,11 +221,13 @@ def decode_image(path: Path | BinaryIO, min_side: int | None = None,
         raise
     except UnidentifiedImageError:
         if _is_empty(path):
-            raise NotAnAcceptedFormat("not an image: the file is empty") from None
+            raise NotAnAcceptedFormat(f"not an image: the file is empty; choose a {accepted_formats()} file with "
+                                      "the picture in it") from None
         raise NotAnAcceptedFormat(f"not an image in an accepted format ({accepted_formats()}); the file's name "
                                   "does not count, its content does") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"cannot decode: {exc}") from None
+        raise ImageError(f"cannot decode: {exc}; the file may be damaged or cut short: save it again as "
+                         f"{accepted_formats()}") from None
     if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: the upright size swaps
         width, height = height, width
     return DecodedImage(rgb, width, height, fmt)

@@ -178,6 +178,14 @@ class Settings(BaseSettings):
         engine = "Qdrant Edge" if self.embedded_engine == "edge" else "qdrant-client local mode"
         return f"embedded Qdrant ({engine}) at {self.qdrant_path}"
 
+    def store_remedy(self) -> str:
+        """What to do when the store cannot be reached or opened: the next step of its error message."""
+        if self.uses_server:
+            return (f"start the Qdrant server at {self.qdrant_url} (`docker compose up -d qdrant`) or check that "
+                    "this machine can reach it, or unset QDRANT_URL to use the embedded store")
+        return (f"check that {self.qdrant_path} is a readable folder on a disk with space left, then run "
+                "`python main.py index --check`")
+
 
 def env_name(field: str) -> str:
     return field.upper()

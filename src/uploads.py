@@ -145,7 +145,7 @@ def check_file(name: str, data: bytes) -> Checked | UploadOutcome:
         return UploadOutcome(name, REJECTED, reason)
 
     if not data:
-        return rejected("empty file")
+        return rejected(f"empty file; {_send_accepted()}, with its content")
     if len(data) > MAX_UPLOAD_BYTES:
         return rejected(f"too large: {_megabytes(len(data))}, the limit is {_megabytes(MAX_UPLOAD_BYTES)}")
     try:
@@ -162,14 +162,19 @@ def _not_accepted(data: bytes) -> str:
     accepted = images.accepted_formats()
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"%pdf"):
-        return "not an image (it looks like a PDF document)"
+        return f"not an image (it looks like a PDF document); {_send_accepted()}"
     if b"<svg" in head:
-        return f"not a {accepted} image (it looks like an SVG drawing)"
+        return f"not a {accepted} image (it looks like an SVG drawing); export it as PNG first"
     if head.startswith(b"<!doctype html") or b"<html" in head:
-        return "not an image (it looks like an HTML page)"
+        return f"not an image (it looks like an HTML page); {_send_accepted()}"
     if _is_text(data[:4096]):
-        return "not an image (it looks like text)"
+        return f"not an image (it looks like text); {_send_accepted()}"
     return f"not a {accepted} image"
+
+
+def _send_accepted() -> str:
+    """The next step of a rejected upload."""
+    return f"send the picture as a {images.accepted_formats()} file"
 
 
 def _is_text(sample: bytes) -> bool:

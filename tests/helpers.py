@@ -8,6 +8,7 @@ import random
 import shutil
 import socket
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -111,6 +112,8 @@ def wait_until_up(url: str, process, seconds: float = 60) -> None:
         try:
             urllib.request.urlopen(url + "/healthz", timeout=2)
             return
+        except urllib.error.HTTPError:
+            return  # it answers, if only to say its store is down (503)
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {seconds} s")
