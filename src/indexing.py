@@ -356,13 +356,14 @@ def check_store(folder: Path, store: Store) -> StoreCheck:
     check = StoreCheck()
     state = store.state()
     try:
-        records = store.points()
+        records = store.payloads(["has_text"])
         check.points = len(records)
+        layouts = store.vector_layouts([record.id for record in records])  # in batches, not one call a point
         for record in records:
             wanted = {IMAGE_VECTOR} if state.has_images else set()
             if record.payload.get("has_text"):
                 wanted |= {BM25_VECTOR} | ({TEXT_VECTOR} if state.has_images else set())
-            if missing := wanted - store.vector_names(record.id):
+            if missing := wanted - layouts.get(record.id, set()):
                 check.missing_vectors[record.id] = missing
         stored = store.file_records()
     except StoreUnavailable as exc:

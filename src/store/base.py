@@ -54,12 +54,28 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def points(self, vector: str | None = None) -> list[Record]:
-        """Every point with its payload and its dense `vector` (None: no vector): the collection overview."""
+        """Every point with its payload and its dense `vector` (None: no vector)."""
+
+    @abc.abstractmethod
+    def payloads(self, fields: Sequence[str]) -> list[Record]:
+        """Every point with these fields of its payload and no vector: the collection overview, whose
+        counts stay exact at sizes where reading every vector would not pay."""
+
+    @abc.abstractmethod
+    def write_stamp(self) -> str:
+        """A short string that changes whenever points are written, changed or removed, and stays the same
+        otherwise; O(1) at any size, so a page drawn from the collection (/EDA) can be reused until it
+        changes. Each opened store has its own (a restart gives a new one)."""
 
     @abc.abstractmethod
     def sample(self, vector: str, count: int) -> list[Record]:
         """Up to count points drawn at random, with their path and their dense `vector`: the overview's
         map and near-duplicates of a collection too large to read whole."""
+
+    @abc.abstractmethod
+    def payloads_of(self, point_ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        """These fields of the payloads of those of the ids that are in the collection, no vectors (the
+        overview's sample of texts)."""
 
     @abc.abstractmethod
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
@@ -112,9 +128,15 @@ class Store(abc.ABC):
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         """A point's stored vector ("more like this"); raises KeyError if there is none."""
 
-    @abc.abstractmethod
     def vector_names(self, point_id: str) -> set[str]:
         """Which vectors a point has (an image without text has no text vectors)."""
+        return self.vector_layouts([point_id]).get(point_id, set())
+
+    @abc.abstractmethod
+    def vector_layouts(self, point_ids: Sequence[str]) -> dict[str, set[str]]:
+        """point id -> the vectors it has, for those of the ids that are in the collection; read in
+        batches (`index --check` reads every point's, and every vector is read back, so a damaged
+        vector file shows)."""
 
     # -- errors --------------------------------------------------------------------------------
     @contextlib.contextmanager
