@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from threading import Lock
 import numpy as np
 
 from src.embedding import ClipEmbedder
+from src.snippets import snippet
 from src.store import SparseVector, Store, Vectors
 from src.terms import query_vector, terms
 
@@ -19,11 +19,15 @@ MAX_QUERY_CHARS = 300
 MAX_K = 100
 MAX_OFFSET = 1000  # paging deeper than this is not browsing any more
 DEFAULT_K = 12
-SNIPPET_CHARS = 140
 # image: what the picture shows (CLIP). text: what the ad says (OCR: exact words and their meaning).
 # hybrid: all three channels fused by the engine (Reciprocal Rank Fusion).
 MODES = ("hybrid", "image", "text")
 DEFAULT_MODE = "hybrid"
+# What a search that needs the image model says when there is none (the model failed to load, or the
+# collection was indexed without one), with the way out.
+NO_IMAGE_MODEL = ("needs the image model, which is not loaded: set CLIP_MODEL to a CLIP model this machine can "
+                  "load (/healthz says why the last one failed), restart serve and run `python main.py index`; "
+                  "until then the words of the ads are searched without it")
 
 
 class QueryError(ValueError):
@@ -74,27 +78,6 @@ def check_mode(mode: str | None) -> str:
     if mode not in MODES:
         raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode[:20]!r}")
     return mode
-
-
-def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
-    """A window of the OCR text around the first query word it holds, split into (piece, is_match)."""
-    if not text:
-        return ()
-    wanted = set(terms(query))
-    spans = [m.span() for m in re.finditer(r"\S+", text) if set(terms(m.group())) & wanted]
-    start = max(0, spans[0][0] - 24) if spans else 0  # a little context before the first match
-    if start:  # begin at a word, not inside one
-        start = text.rfind(" ", 0, start) + 1
-    end = min(len(text), start + width)
-    pieces: list[tuple[str, bool]] = [("…", False)] if start else []
-    cursor = start
-    for a, b in spans:
-        if a < start or b > end:
-            continue
-        pieces += [(text[cursor:a], False), (text[a:b], True)]
-        cursor = b
-    pieces.append((text[cursor:end] + ("…" if end < len(text) else ""), False))
-    return tuple((piece, match) for piece, match in pieces if piece)
 
 
 def matching_words(words: list, query: str) -> list:
@@ -191,10 +174,9 @@ class Searcher:
         words = " ".join(part.text for part in parts if part.text and part.weight > 0)
         if words_only:
             if any(part.text is None for part in parts):
-                raise QueryError("searching by image needs the image model, which is not loaded")
+                raise QueryError(f"searching by image {NO_IMAGE_MODEL}")
             if any(part.weight < 0 for part in parts):
-                raise QueryError("“not” (text to avoid) needs the image model, which is not loaded: "
-                                 "leave it out, the words of the ads are matched without it")
+                raise QueryError(f"“not” (text to avoid) {NO_IMAGE_MODEL}; or leave “not” out")
             channels = self._words(words)
         else:
             channels = self._channels(parts, words, mode)
@@ -221,6 +203,22 @@ class Searcher:
             for rank, (hit, similar) in enumerate(grouped, start=1)
         ]
         return ResultPage(results, offset + used if more and offset + used <= MAX_OFFSET else None)
+
+    def browse(self, k: int = DEFAULT_K, where: dict | None = None, offset: int = 0) -> ResultPage:
+        """The collection without a query, the files modified last first (as a photo library opens), those
+        where says, one page of k from offset."""
+        k = check_k(k)
+        if not 0 <= offset <= MAX_OFFSET:
+            raise QueryError(f"offset must be between 0 and {MAX_OFFSET}, not {offset}")
+        hits = self.store.newest(k + 1, offset=offset, where=where)  # one more: is there a next page?
+        results = [
+            SearchResult(rank=offset + rank, score=hit.score, id=hit.id, path=hit.payload.get("path", ""),
+                         width=hit.payload.get("width"), height=hit.payload.get("height"),
+                         text=hit.payload.get("text", ""), snippet=snippet(hit.payload.get("text", ""), ""))
+            for rank, hit in enumerate(hits[:k], start=1)
+        ]
+        more = len(hits) > k and offset + k <= MAX_OFFSET
+        return ResultPage(results, offset + k if more else None)
 
     def _channels(self, parts: Sequence[Part], words: str, mode: str) -> Vectors:
         """The query vectors for each channel of the mode: the parts' weighted sum of CLIP vectors serves

@@ -171,6 +171,9 @@
   if (imageForm && imageInput) {
     imageForm.classList.add("js-folded");
     imageInput.addEventListener("change", () => { if (imageInput.files.length) imageForm.requestSubmit(); });
+    // A search with an image replaces whatever search is still loading (a mode just changed, say): that
+    // one's answer must not land over the image's results.
+    imageForm.addEventListener("htmx:beforeRequest", () => { if (pending) pending.abort(); });
   }
   const images = (list) => [...(list || [])].filter((file) => file.type.startsWith("image/"));
   function put(input, files) {

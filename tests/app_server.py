@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -53,7 +54,11 @@ def wait_for_model(url: str, seconds: float = 60) -> None:
     """Until the model has loaded (the first search waits for it: timings start after)."""
     deadline = time.time() + seconds
     while time.time() < deadline:
-        model = json.loads(urllib.request.urlopen(url + "/healthz", timeout=5).read())["model"]
+        try:
+            answer = urllib.request.urlopen(url + "/healthz", timeout=5).read()
+        except urllib.error.HTTPError as exc:  # 503 when its store is down: the same fields
+            answer = exc.read()
+        model = json.loads(answer)["model"]
         if model["loaded"] or model["error"]:
             return
         time.sleep(0.2)

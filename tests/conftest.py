@@ -10,7 +10,8 @@ import pytest
 from src.embedding import ClipEmbedder
 from src.runtime import configure
 from src.settings import Settings
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, MISSING_TOOLS, TOOLS, make_image, require_tool
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, MISSING_TOOLS, TOOLS, made_once, make_image, require_tool, run_folder
+from tests.ocr_once import OcrOnce
 from tools.random_clip import build_tiny_clip
 
 configure()  # the process-wide set-up the CLI and the app do at start
@@ -45,7 +46,8 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> Path:
-    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+    # Built once for the run and read by every xdist worker: a few seconds of each worker's start.
+    return made_once(run_folder(tmp_path_factory, "tiny-clip"), build_tiny_clip)
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +55,12 @@ def embedder(tiny_clip) -> ClipEmbedder:
     # fp32: exact invariants (a batch gives what one by one gives) hold only there; int8's dynamic
     # quantisation scales activations per batch. tests/test_precision.py covers the other precisions.
     return ClipEmbedder(str(tiny_clip), precision="fp32").load()
+
+
+@pytest.fixture(scope="session")
+def ocr_once(tmp_path_factory) -> OcrOnce:
+    """The default engines' reading of an image, made once for the run (tests/ocr_once.py)."""
+    return OcrOnce(run_folder(tmp_path_factory, "ocr-once"), Settings.load(environ={}).ocr_langs)
 
 
 @pytest.fixture
@@ -76,6 +84,9 @@ def settings(tmp_path, tiny_clip, image_folder) -> Settings:
         text_dir=tmp_path / "text",
         batch_size=3,
         collapse_cosine=1.0,  # the tiny random CLIP's vectors crowd together: fold only identical ones
+        # Uploads are read by OCR only where a test turns it on: starting the engines' workers and models
+        # for every upload cost the web tests seconds each, and their shapes hold no words.
+        ocr=False,
     )
 
 

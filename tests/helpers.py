@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import shutil
 import socket
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +40,31 @@ def require_tool(tool: str) -> None:
         if REQUIRE_TOOLS:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
+
+
+def run_folder(tmp_path_factory, name: str) -> Path:
+    """A folder for the whole test run: under xdist, beside the workers' own base folders."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+
+
+@contextmanager
+def run_lock(folder: Path) -> Iterator[None]:
+    """Held by one test process of the run at a time, for what the run makes once and shares."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+def made_once(folder: Path, make: Callable[[Path], object]) -> Path:
+    """folder as make(folder) fills it, made by the first test process of the run to ask for it."""
+    with run_lock(folder.parent):
+        if not (folder / ".made").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            make(folder)
+            (folder / ".made").touch()
+    return folder
 
 
 def closed_port() -> int:
@@ -83,6 +112,8 @@ def wait_until_up(url: str, process, seconds: float = 60) -> None:
         try:
             urllib.request.urlopen(url + "/healthz", timeout=2)
             return
+        except urllib.error.HTTPError:
+            return  # it answers, if only to say its store is down (503)
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {seconds} s")

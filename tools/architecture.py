@@ -29,7 +29,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("changes", ["src.uploads", "src.removal"]),
     ("overview", ["src.eda_page", "src.eda_figures", "src.eda"]),
     ("index step", ["src.indexing"]),
-    ("search", ["src.search"]),
+    ("search", ["src.search", "src.snippets"]),
     ("reading and embedding", ["src.text_reading", "src.text_cache", "src.ocr", "src.embedding",
                                "src.precision", "src.terms", "src.thumbnails"]),
     ("store", ["src.store"]),

@@ -120,6 +120,11 @@ class Store(abc.ABC):
         exclude: point ids left out (the image a "more like this" starts from)."""
 
     @abc.abstractmethod
+    def newest(self, limit: int, offset: int = 0, where: Where | None = None) -> list[Hit]:
+        """The collection's points with the files modified last first (NEWEST_FIELD), those where says;
+        offset skips that many. Hits carry RESULT_FIELDS and a score of 0: nothing was matched."""
+
+    @abc.abstractmethod
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         """A point's stored vector ("more like this"); raises KeyError if there is none."""
 
@@ -146,7 +151,8 @@ class Store(abc.ABC):
             if any(sign in text for sign in self.IN_USE_SIGNS):
                 raise self.in_use() from None
             reason = text.splitlines()[0] if text else type(exc).__name__
-            raise StoreUnavailable(f"could not {action} in {self.settings.describe_store()}: {reason[:300]}") from None
+            raise StoreUnavailable(f"could not {action} in {self.settings.describe_store()}: {reason[:300]}; "
+                                   f"{self.settings.store_remedy()}") from None
 
     def in_use(self) -> StoreUnavailable:
         return StoreUnavailable(

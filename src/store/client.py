@@ -27,7 +27,9 @@ from src.store.schema import (
     DENSE_VECTORS,
     FILE_FIELDS,
     IMAGE_VECTOR,
+    INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    NEWEST_FIELD,
     RESULT_FIELDS,
     SCHEMA_VERSION,
     TEXT_VECTOR,
@@ -47,6 +49,7 @@ class ClientStore(Store):
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
+        self._order_index = False  # the server's collection has its index for newest()
         # Writes made through this store: the engine keeps no write counter that a client can read.
         self._session = uuid.uuid4().hex[:8]
         self._writes_made = 0
@@ -99,6 +102,8 @@ class ClientStore(Store):
                     self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
                 for name in BOOL_FIELDS:
                     self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.BOOL)
+                for name in INTEGER_FIELDS:
+                    self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.INTEGER)
 
     def _layout(self) -> dict:
         """Shards and replicas on a server or cluster (QDRANT_SHARDS, QDRANT_REPLICAS)."""
@@ -285,6 +290,22 @@ class ClientStore(Store):
                     limit=limit, offset=offset, with_payload=RESULT_FIELDS, with_vectors=vectors,
                 )
         return [hit_of(p, with_vectors) for p in response.points]
+
+    def newest(self, limit: int, offset: int = 0, where: Where | None = None) -> list[Hit]:
+        order = models.OrderByQuery(order_by=models.OrderBy(key=NEWEST_FIELD, direction=models.Direction.DESC))
+        with self._errors("list the newest images"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            if self.settings.uses_server and not self._order_index:
+                # A server orders only by an indexed field; collections made before it was indexed get one
+                # (creating an index that exists changes nothing).
+                self.client.create_payload_index(self.collection, NEWEST_FIELD, models.PayloadSchemaType.INTEGER,
+                                                 wait=True)
+                self._order_index = True
+            response = self.client.query_points(self.collection, query=order, query_filter=_filter(where),
+                                                limit=limit, offset=offset, with_payload=RESULT_FIELDS,
+                                                with_vectors=False)
+        return [Hit(str(p.id), 0.0, p.payload or {}) for p in response.points]
 
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         with self._errors("read a point"):

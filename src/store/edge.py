@@ -45,7 +45,9 @@ from src.store.schema import (
     DENSE_VECTORS,
     FILE_FIELDS,
     IMAGE_VECTOR,
+    INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    NEWEST_FIELD,
     RESULT_FIELDS,
     SCHEMA_VERSION,
     TEXT_VECTOR,
@@ -166,6 +168,8 @@ class EdgeStore(Store):
                 shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Keyword))
             for name in BOOL_FIELDS:
                 shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Bool))
+            for name in INTEGER_FIELDS:
+                shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Integer))
             shard.flush()
             self._meta = {"schema_version": SCHEMA_VERSION, "model": model, "dim": dim}
             write_atomically(self.folder / META, json.dumps(self._meta).encode())
@@ -373,6 +377,24 @@ class EdgeStore(Store):
                 return []
             found = shard.query(request)
         return [hit_of(p, with_vectors) for p in found]
+
+    def newest(self, limit: int, offset: int = 0, where: Where | None = None) -> list[Hit]:
+        self._ensure_order_index()
+        request = edge.QueryRequest(
+            query=edge.OrderBy(NEWEST_FIELD, direction=edge.Direction.Desc), filter=_filter(where),
+            limit=limit, offset=offset, with_payload=RESULT_FIELDS, with_vector=False,
+        )
+        with self._reading("list the newest images") as shard:
+            found = shard.query(request) if shard else []
+        return [Hit(str(p.id), 0.0, p.payload or {}) for p in found]
+
+    def _ensure_order_index(self) -> None:
+        """The engine orders only by an indexed field; collections made before it was indexed get the index."""
+        with self._reading("read the collection") as shard:
+            if shard is None or NEWEST_FIELD in (shard.info().payload_schema or {}):
+                return
+        self._write("index the files' times", edge.UpdateOperation.create_field_index(
+            NEWEST_FIELD, edge.PayloadSchemaType.Integer))
 
     def _depth(self, name: str, depth: int) -> int:
         """A channel's prefetch depth: the BM25 channel's may be capped."""

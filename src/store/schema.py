@@ -21,6 +21,10 @@ RESULT_FIELDS = ["path", "width", "height", "text", "category", "has_text"]
 # Payload fields filters and lookups use; indexed so they stay fast at any size.
 KEYWORD_FIELDS = ("folder", "category", "path")
 BOOL_FIELDS = ("has_text",)
+# The field the collection is browsed by, newest first (an empty query shows the collection): the file's
+# modification time. Ordering by a field needs an integer (range) index on it.
+NEWEST_FIELD = "mtime_ns"
+INTEGER_FIELDS = (NEWEST_FIELD,)
 
 DenseVector = list[float]
 Where = dict[str, str | bool]  # payload field -> the value it must have

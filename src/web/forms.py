@@ -38,6 +38,11 @@ class SearchForm:
     def searched(self) -> bool:
         return bool(self.q.strip() or self.like)
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to search for: the page shows the collection instead."""
+        return not (clean_query(self.q) or self.like or clean_query(self.negative))
+
     def k_value(self) -> int:
         return whole_number("k", self.k, DEFAULT_K)
 

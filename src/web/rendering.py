@@ -16,7 +16,7 @@ from src.store import StoreUnavailable
 from src.web.backend import Backend
 from src.web.forms import K_CHOICES, SearchForm
 from src.web.guard import access_context, form_token_input
-from src.web.services import images_usable, run_search, source_image, text_only_reason
+from src.web.services import browse, images_usable, run_search, source_image, text_only_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=ROOT / "templates", context_processors=[access_context])
@@ -53,7 +53,15 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
             raise QueryError("no image was chosen: choose an image file (JPEG, PNG, GIF, WebP or BMP), then press "
                              "Find similar")
         context["source"] = source_image(backend, form)
-        found = run_search(backend, form, image, images_ok=images_ok)
+        # No query: the collection itself, newest first (the API answers an empty query with nothing).
+        context["browsing"] = form.empty and image is None
+        if context["browsing"]:
+            # A store that is down leaves the bare page (its count line says so), not an error page.
+            found = backend.read(lambda _: browse(backend, form), None)
+            context["unreachable"], context["store_remedy"] = found is None, backend.settings.store_remedy()
+            found = found or ResultPage([], None)
+        else:
+            found = run_search(backend, form, image, images_ok=images_ok)
         context["results"] = found.results
         if found.next_offset is not None and not image:
             context["more_url"] = "/index?" + form.query_string(offset=found.next_offset)
@@ -67,11 +75,8 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
     if request.headers.get("X-Results") == "more":  # "load more": just the next cards
         return templates.TemplateResponse(request, "_cards.html", context, status_code=status)
     partial = is_partial(request)
-    categories = backend.read(lambda store: store.facet("category"), [])
-    if form.category and categories and form.category not in dict(categories) and status == 200:
-        status, context["error"] = 422, (f"there is no category “{form.category}”; choose one in the Category list "
-                                         f"({', '.join(name for name, _ in categories)}), or all")
     if not partial:
+        categories = backend.read(lambda store: store.facet("category"), [])
         context["model_error"] = backend.model_error or text_only_reason(backend)
         context["points"] = backend.read(lambda store: store.count(), None)
         context["categories"] = categories

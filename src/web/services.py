@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from src.images import ImageError, decode_image, resolve_inside
 from src.removal import NotIndexed, Removal, RemovalError, remove_image
-from src.search import Part, QueryError, ResultPage, SearchResult, clean_query, matching_words
+from src.search import NO_IMAGE_MODEL, Part, QueryError, ResultPage, SearchResult, clean_query, matching_words
 from src.settings import Settings
 from src.text_cache import TextCache
 from src.web.backend import Backend
@@ -29,6 +29,7 @@ def run_search(
     """The one search call behind the page and the API; raises the errors both render.
     images_ok: whether picture search works, when the caller already knows (one store look-up)."""
     backend.ensure_model()  # the first search waits for the start-up load, so it knows how it went
+    check_category(backend, form.category)
     # Without a model, or with a collection indexed without one, the words of the ads still match.
     words_only = not (images_usable(backend, strict=True) if images_ok is None else images_ok)
     parts = form.parts() + list(parts) + ([Part(vector=image_query_vector(backend, image))] if image else [])
@@ -37,6 +38,27 @@ def run_search(
         offset=form.offset_value(), min_score=form.min_score_value(),
         collapse=None if form.show_duplicates or words_only else backend.settings.collapse_cosine,
     )
+
+
+def browse(backend: Backend, form: SearchForm) -> ResultPage:
+    """The page's answer to an empty query: the collection, newest first, with the form's filters."""
+    check_category(backend, form.category)
+    return backend.searcher().browse(form.k_value(), where=form.where(), offset=form.offset_value())
+
+
+def check_category(backend: Backend, category: str) -> None:
+    """A category from the URL that the collection does not have is a QueryError naming those it has
+    (a filter that cannot match would otherwise read as "no images match")."""
+    if not category:
+        return
+    names = [name for name, _ in backend.store().facet("category")]
+    if category in names:
+        return
+    if not names:
+        raise QueryError(f"there is no category “{category[:60]}”: this collection has none (categories come from "
+                         "the top folders of the image folder or its labels.csv); leave Category on all")
+    raise QueryError(f"there is no category “{category[:60]}”; choose one of {', '.join(names)} in the Category "
+                     "list, or all")
 
 
 def source_image(backend: Backend, form: SearchForm) -> dict | None:
@@ -66,7 +88,7 @@ def query_part(backend: Backend, part: QueryPartIn) -> Part:
 def image_query_vector(backend: Backend, data: bytes) -> tuple[float, ...]:
     """An uploaded query image as a CLIP vector; it is not stored."""
     if backend.model_error:
-        raise QueryError("searching by image needs the image model, which is not loaded")
+        raise QueryError(f"searching by image {NO_IMAGE_MODEL}")
     try:
         decoded = decode_image(io.BytesIO(data), min_side=backend.embedder.input_size)
     except ImageError as exc:

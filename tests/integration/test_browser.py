@@ -25,7 +25,7 @@ def test_search_swaps_results_in_without_reload(browser, server):
     page.evaluate("window.__sameDocument = true")
     page.get_by_label("Describe the ads you are looking for").fill("red car")
     page.keyboard.press("Enter")
-    page.wait_for_selector("#results .card")
+    page.wait_for_selector("#results .summary:text('Results for')")  # the collection's cards were there before
     assert page.evaluate("window.__sameDocument") is True  # HTMX swapped, the page did not reload
     assert parse_qs(urlparse(page.url).query) == {"q": ["red car"], "k": ["12"], "mode": ["hybrid"]}  # linkable
     assert page.locator("#results .card").count() == 8
@@ -155,6 +155,8 @@ def test_searching_with_an_image_finds_it_first(browser, server, settings):
     page.goto(server + "/index")
     page.select_option("#mode", "image")
     page.wait_for_url("**mode=image**")
+    # The mode's own page (the collection) has come in: the image's results are not raced by it.
+    page.wait_for_function("() => !document.body.classList.contains('searching')")
     page.set_input_files("#image", str(settings.dataset_dir / "food/e.gif"))  # choosing it searches
     page.wait_for_selector("#results .summary:text('Images like yours')")
     assert page.locator("#results .summary").inner_text() == "Images like yours"

@@ -1,6 +1,7 @@
 """The search page as a new user meets it (issue 17), in Debian's headless Chromium against real servers on
 127.0.0.1, at 1280 and 390 px. Each test names the defect it guards against; each failed before its fix."""
 
+import os
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -10,7 +11,7 @@ from src.indexing import index_folder
 from src.settings import Settings
 from src.store import open_store
 from tests.app_server import served
-from tests.helpers import make_image
+from tests.helpers import closed_port, make_image
 
 pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
@@ -19,6 +20,9 @@ NAMES = ["cars/a.jpg", "cars/b.png", "cars/c.webp", "food/d.jpeg", "food/e.gif",
 # distinct pictures stay below 0.99), so they fold into their originals at FOLD_COSINE.
 COPIES = {"cars/a-small.jpg": "cars/a.jpg", "cars/b-small.png": "cars/b.png", "food/d-small.jpeg": "food/d.jpeg"}
 FOLD_COSINE = "0.995"
+# The files' modification times, newest first: another order than their names' and than they were made in.
+NEWEST_FIRST = ["food/e.gif", "cars/b-small.png", "g.jpg", "cars/a.jpg", "food/d-small.jpeg", "h.png",
+                "cars/c.webp", "food/f.bmp", "cars/a-small.jpg", "food/d.jpeg", "cars/b.png"]
 # The page as served by default (OCR on, as in `make run`), but with the fold at FOLD_COSINE.
 PAGE_ENV = {"COLLAPSE_COSINE": FOLD_COSINE, "OCR": "true"}
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
@@ -32,6 +36,8 @@ def build(root, tiny_clip, embedder) -> Settings:
         make_image(folder / name, seed)
     for copy, original in COPIES.items():
         Image.open(folder / original).convert("RGB").resize((150, 112)).save(folder / copy)
+    for age, name in enumerate(NEWEST_FIRST):
+        os.utime(folder / name, ns=(1_700_000_000_000_000_000 - age * 60_000_000_000,) * 2)
     settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=folder, qdrant_path=root / "qdrant",
                              cache_dir=root / "cache", text_dir=root / "text", batch_size=4)
     with open_store(settings) as store:
@@ -240,6 +246,84 @@ def test_keyboard_focus_on_a_thumbnail_is_visible(browser, server):
     page.close()
 
 
+# -- 9. An empty query shows the collection, newest first, the filters working ---------------------------------
+def test_an_empty_query_shows_the_collection_newest_first(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?k=4")
+    assert page.locator("#results .summary").inner_text() == "All images, newest first"
+    assert page.locator("#results .score").count() == 0  # nothing was matched: no score to show
+    while page.locator("#results .more a").count():  # pages of 4, each once
+        count = page.locator("#results .card").count()
+        page.locator("#results .more a").click()
+        page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
+    assert names(page) == NEWEST_FIRST
+    page.goto(server + "/index")
+    page.select_option("#category", "cars")
+    page.wait_for_url(lambda url: "category=cars" in url)
+    page.wait_for_function("() => document.querySelector('#results .summary')?.textContent.includes('in cars')")
+    assert names(page) == [name for name in NEWEST_FIRST if name.startswith("cars/")]
+    page.locator("input[name=has_text]").check()  # no image here has text: say so, and how to see them all
+    page.wait_for_selector("#results .empty")
+    page.get_by_role("link", name="show all images").click()
+    page.wait_for_function("() => document.querySelectorAll('#results .card').length === 11")
+    # The JSON API still answers an empty query with nothing (README): a client asks for what it wants.
+    assert page.request.get(server + "/api/search?q=").json()["results"] == []
+    page.close()
+
+
+# -- 13. Snippets keep the matched words whole; OCR noise is not shown; whole file names ------------------------
+POSTER = "poster-for-the-grand-opening-weekend.jpg"
+POSTER_TEXT = ("Grand opening of our new downtown bakery this weekend with warm bread, croissants and pastries baked "
+               "fresh every single morning, and there is free parking for every customer until midnight")
+
+
+@pytest.fixture(scope="module")
+def texts_server(tmp_path_factory, tiny_clip, embedder):
+    """Three images whose OCR text is set in the store: an ad's sentence, OCR noise, and none."""
+    from src.store import SparseVector, Vectors
+    from src.terms import document_vector
+
+    root = tmp_path_factory.mktemp("snippets")
+    for seed, name in enumerate([POSTER, "noise.png", "plain.png"]):
+        make_image(root / "images" / name, 40 + seed)
+    settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=root / "images",
+                             qdrant_path=root / "qdrant", cache_dir=root / "cache", text_dir=root / "text")
+    with open_store(settings) as store:
+        index_folder(settings.dataset_dir, embedder, store, progress=False)
+        for path, text in ((POSTER, POSTER_TEXT), ("noise.png", "Ww LL x")):
+            vectors = Vectors(text=embedder.embed_texts([text])[0].tolist(), bm25=SparseVector(*document_vector(text)))
+            store.update_text(store.by_path(path).id, vectors, {"text": text, "has_text": True})
+    with served(settings) as (url, _):
+        yield url
+
+
+SHOWN_WHOLE = """el => {  // drawn, and not clipped by its box or the card's
+    const r = el.getBoundingClientRect(), card = el.closest('.card').getBoundingClientRect();
+    const box = el.parentElement.getBoundingClientRect();
+    return r.width > 0 && r.top >= box.top && r.bottom <= box.bottom + 0.5 && r.bottom <= card.bottom
+        && document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === el;
+}"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_snippets_show_matched_words_whole_and_no_ocr_noise(browser, texts_server, viewport):
+    page = browser.new_page(viewport=viewport)
+    page.goto(texts_server + "/index?q=opening+parking&mode=text")
+    card = page.locator("#results .card", has=page.locator(f".name[title='{POSTER}']"))
+    marks = card.locator(".snippet mark")
+    assert marks.all_inner_texts() == ["opening", "parking"]  # the second matched word too, whole
+    for n in range(2):
+        marks.nth(n).scroll_into_view_if_needed()
+        assert marks.nth(n).evaluate(SHOWN_WHOLE), marks.nth(n).inner_text()
+    name = card.locator(".name")
+    assert name.inner_text() == POSTER and name.evaluate("e => e.scrollWidth <= e.clientWidth")  # not cut short
+    page.goto(texts_server + "/index")  # the collection: text that reads as words shows, noise does not
+    snippets = {n: page.locator("#results .card", has=page.locator(f".name[title='{n}']")).locator(".snippet").count()
+                for n in (POSTER, "noise.png", "plain.png")}
+    assert snippets == {POSTER: 1, "noise.png": 0, "plain.png": 0}
+    page.close()
+
+
 # -- 11. Messages with a next step --------------------------------------------------------------------------------
 def test_an_unknown_category_says_which_there_are(browser, server):
     page = browser.new_page(viewport=DESKTOP)
@@ -249,6 +333,44 @@ def test_an_unknown_category_says_which_there_are(browser, server):
     page.goto(server + "/index?q=car&category=cars&has_text=1")  # a real filter that matches nothing
     assert "search without the filters" in page.locator("#results .empty").inner_text()
     page.close()
+
+
+def test_messages_say_what_to_do_next(browser, server, tmp_path, indexed):
+    """Each message a user can reach names the next step, not just the failure."""
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index")
+    page.locator("details.upload summary").click()
+    pdf = tmp_path / "flyer.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+    page.set_input_files("#files", str(pdf))
+    page.get_by_role("button", name="Upload and index").click()
+    rejected = page.locator(".outcome.rejected")
+    rejected.wait_for()
+    assert "PDF" in rejected.inner_text() and "JPEG, PNG, WebP, GIF or BMP" in rejected.inner_text()
+    # A query image that is not one: the message names the formats that are.
+    response = page.request.post(server + "/api/search?mode=image", multipart={
+        "image": {"name": "notes.png", "mimeType": "image/png", "buffer": b"Buy milk and eggs"}})
+    assert response.status == 422 and "JPEG, PNG, WebP, GIF or BMP" in response.json()["error"]["message"]
+    # An unknown category from a link, in the API too: it says which there are.
+    response = page.request.get(server + "/api/search?q=car&category=shoes")
+    assert response.status == 422 and "cars, food" in response.json()["error"]["message"]
+    page.close()
+
+    # The store down and no image model: say what to start and what to set.
+    qdrant = f"http://127.0.0.1:{closed_port()}"
+    with served(indexed, **PAGE_ENV, QDRANT_URL=qdrant, QDRANT_TIMEOUT="2",
+                CLIP_MODEL=str(tmp_path / "no-such-model")) as (url, _):
+        page = browser.new_page(viewport=DESKTOP)
+        response = page.goto(url + "/index?q=car")
+        message = page.locator("#results .error").inner_text()
+        assert response.status == 503 and f"start the Qdrant server at {qdrant}" in message, message
+        assert "unset QDRANT_URL" in message
+        picture = (indexed.dataset_dir / "h.png").read_bytes()
+        response = page.request.post(url + "/api/search", multipart={
+            "image": {"name": "h.png", "mimeType": "image/png", "buffer": picture}})
+        message = response.json()["error"]["message"]
+        assert response.status == 422 and "set CLIP_MODEL" in message, message
+        page.close()
 
 
 # -- 12. Live count, drop anywhere, paste an image -----------------------------------------------------------------
@@ -271,8 +393,7 @@ def test_an_image_dropped_anywhere_or_pasted_searches_with_it(browser, server, i
     page = browser.new_page(viewport=DESKTOP)
     page.goto(server + "/index?mode=image")
     drop_or_paste(page, kind, "#results" if kind == "drop" else "body", indexed.dataset_dir / "h.png")
-    page.wait_for_selector("#results .card")
-    assert page.locator("#results .summary").inner_text() == "Images like yours"
+    page.wait_for_selector("#results .summary:text('Images like yours')")  # the collection's cards were there before
     assert names(page)[0] == "h.png"
     page.close()
 

@@ -34,7 +34,7 @@ def index(settings, embedder):
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory, tiny_clip, embedder) -> Settings:
+def indexed(tmp_path_factory, tiny_clip, embedder, ocr_once) -> Settings:
     root = tmp_path_factory.mktemp("eda")
     folder = root / "ads"
     with open(ROOT / "dataset" / "labels.csv", newline="") as handle:
@@ -52,6 +52,7 @@ def indexed(tmp_path_factory, tiny_clip, embedder) -> Settings:
     make_image(folder / "plain/shapes.png", 3, size=(400, 300))  # no text (as in test_text_search.py)
     settings = Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=folder, qdrant_path=root / "q",
                              text_dir=root / "text", cache_dir=root / "cache")
+    ocr_once.give_text(folder, settings.text_dir)  # the page is tested here, not the reading
     assert index(settings, embedder).indexed == 7
     return settings
 

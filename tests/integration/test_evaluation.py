@@ -126,7 +126,7 @@ def test_the_bundled_query_set_covers_every_type_with_real_files():
 
 # -- end to end ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory, tiny_clip):
+def indexed(tmp_path_factory, tiny_clip, ocr_once):
     """A few bundled ads with their labels, indexed with OCR twice: with the tiny CLIP, and text only."""
     require_tool("tesseract")
     tmp = tmp_path_factory.mktemp("evaluation")
@@ -144,6 +144,7 @@ def indexed(tmp_path_factory, tiny_clip):
     from src.embedding import ClipEmbedder
 
     embedder = ClipEmbedder(str(tiny_clip)).load()
+    ocr_once.give_text(folder, tmp / "text")  # the evaluation is tested here, not the reading
     for store_name, model in (("with-model", embedder), ("text-only", None)):
         settings = Settings.load(environ={}, dataset_dir=folder, qdrant_path=tmp / store_name, text_dir=tmp / "text")
         with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, open_store(settings) as store:

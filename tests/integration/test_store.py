@@ -90,6 +90,37 @@ def test_upsert_search_payload_delete(store):
     assert store.count() == 3 and set(store.file_records()) == set(ids[2:])
 
 
+def test_newest_lists_the_collection_by_file_time_with_filters_and_paging(store):
+    assert store.newest(5) == []  # no collection yet: nothing, not an error
+    store.create("m", 8)
+    ids = [f"00000000-0000-0000-0000-0000000000a{i}" for i in range(6)]
+    times = [30, 10, 60, 20, 50, 40]  # written in another order than their files' times
+    store.upsert([Point(pid, Vectors(image=unit(i)), {"path": f"{i}.jpg", "mtime_ns": t, "category": "ab"[i % 2],
+                                                      "has_text": i < 3})
+                  for i, (pid, t) in enumerate(zip(ids, times))])
+    newest_first = [ids[i] for i in sorted(range(6), key=lambda i: -times[i])]
+    assert [h.id for h in store.newest(6)] == newest_first
+    assert [h.id for h in store.newest(2, offset=2)] == newest_first[2:4]  # pages follow each other...
+    pages = [h.id for o in (0, 2, 4) for h in store.newest(2, offset=o)]
+    assert pages == newest_first  # ...and together hold each point once
+    first = store.newest(1)[0]
+    assert first.payload["path"] == "2.jpg" and first.score == 0 and first.vector is None
+    assert [h.payload["path"] for h in store.newest(6, where={"category": "a"})] == ["2.jpg", "4.jpg", "0.jpg"]
+    assert [h.payload["path"] for h in store.newest(6, where={"category": "b", "has_text": True})] == ["1.jpg"]
+
+
+def test_newest_works_on_an_edge_collection_made_before_its_index(tmp_path):
+    import qdrant_edge as edge
+
+    with open_store(engine_settings(tmp_path / "q", "edge")) as store:
+        store.create("m", 8)
+        store.upsert([Point(f"00000000-0000-0000-0000-0000000000b{i}", Vectors(image=unit(i)),
+                            {"path": f"{i}.jpg", "mtime_ns": i}) for i in range(3)])
+        store._write("drop the index", edge.UpdateOperation.delete_field_index("mtime_ns"))  # as made before
+    with open_store(engine_settings(tmp_path / "q", "edge")) as store:
+        assert [h.payload["path"] for h in store.newest(3)] == ["2.jpg", "1.jpg", "0.jpg"]
+
+
 def test_channels_fuse_and_filters_apply(store):
     from src.terms import document_vector, query_vector
 
@@ -236,7 +267,7 @@ def test_edge_searches_go_on_while_the_graph_is_built(tmp_path, monkeypatch):
     monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
     with open_store(engine_settings(tmp_path / "q", "edge")) as store:
         store.create("m", 64)
-        fill(store, 3000, dim=64)
+        fill(store, 600, dim=64)
         searched = []
         builder = threading.Thread(target=store.build_index, kwargs={"notify": lambda _: None})
         builder.start()

@@ -39,14 +39,23 @@ def ads(tmp_path, tiny_clip):
     return settings, {row["file"]: row for row in rows}
 
 
+@pytest.fixture
+def read_ads(ads, ocr_once):
+    """The same ads with their text already in the OCR cache, as an earlier `index` leaves it: for the
+    tests of what is done with the text (the ones of reading it start cold, from `ads`)."""
+    settings, labels = ads
+    ocr_once.give_text(settings.dataset_dir, settings.text_dir)
+    return settings, labels
+
+
 def index(settings, embedder, engines=("ppocr", "tesseract")):
     with TextReader(TextCache(settings.text_dir, settings.ocr_langs), engines=engines) as reader, \
             open_store(settings) as store:
         return index_folder(settings.dataset_dir, embedder, store, progress=False, reader=reader)
 
 
-def test_brand_queries_find_their_ads_in_text_and_hybrid_modes(ads, embedder):
-    settings, labels = ads
+def test_brand_queries_find_their_ads_in_text_and_hybrid_modes(read_ads, embedder):
+    settings, labels = read_ads
     report = index(settings, embedder)
     assert report.indexed == 6 and report.failed == []
     with open_store(settings) as store:
@@ -75,8 +84,8 @@ def test_ocr_text_is_cached_and_in_the_payload(ads, embedder):
         assert ad["category"] == "banking"
 
 
-def test_cache_is_reused_and_refreshed_when_the_image_changes(ads, embedder):
-    settings, labels = ads
+def test_cache_is_reused_and_refreshed_when_the_image_changes(read_ads, embedder):
+    settings, labels = read_ads
     index(settings, embedder)
     meta = settings.text_dir / "water/glacielle-water-01.jpg.json"
     other = settings.text_dir / "coffee/brewhaven-coffee-01.jpg.json"
@@ -93,8 +102,8 @@ def test_cache_is_reused_and_refreshed_when_the_image_changes(ads, embedder):
     assert other.stat().st_mtime_ns == stamps[1]
 
 
-def test_cache_of_deleted_or_duplicated_images_is_removed(ads, embedder):
-    settings, labels = ads
+def test_cache_of_deleted_or_duplicated_images_is_removed(read_ads, embedder):
+    settings, labels = read_ads
     index(settings, embedder)
     (settings.dataset_dir / "phones/pixora-phones-04.jpg").unlink()
     # Another image's content under this name: its old text must not stay beside it.
@@ -106,12 +115,12 @@ def test_cache_of_deleted_or_duplicated_images_is_removed(ads, embedder):
     assert (settings.text_dir / "coffee/brewhaven-coffee-01.jpg.txt").exists()
 
 
-def test_view_marks_the_matched_words_and_filters_narrow_results(ads, embedder):
+def test_view_marks_the_matched_words_and_filters_narrow_results(read_ads, embedder):
     from fastapi.testclient import TestClient
 
     from src.web import create_app
 
-    settings, labels = ads
+    settings, labels = read_ads
     index(settings, embedder)
     with TestClient(create_app(settings, embedder)) as client:
         page = client.get("/view/phones/pixora-phones-04.jpg", params={"q": "pixora"})
@@ -131,13 +140,13 @@ def test_view_marks_the_matched_words_and_filters_narrow_results(ads, embedder):
         assert '<option value="coffee">coffee (2)</option>' in client.get("/index").text
 
 
-def test_without_a_model_the_text_is_indexed_and_images_are_added_later(ads, embedder, tmp_path):
+def test_without_a_model_the_text_is_indexed_and_images_are_added_later(read_ads, embedder, tmp_path):
     from fastapi.testclient import TestClient
 
     from src.embedding import ModelUnavailable
     from src.web import create_app
 
-    settings, labels = ads
+    settings, labels = read_ads
     report = index(settings, None)  # what `index` does when CLIP cannot be loaded
     assert report.indexed == 6
     with open_store(settings) as store:

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from io import BytesIO
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
-from src import uploads
 from src.indexing import index_folder
 from src.store import StoreUnavailable, Vectors, open_store
 from src.text_cache import TextCache
@@ -59,7 +58,8 @@ def test_images_are_added_found_by_their_picture_and_left_alone_by_a_later_index
                           settings, embedder, store, None)
 
     assert [o.status for o in outcomes] == ["added", "rejected", "added"]
-    assert outcomes[1].message == "not an image (it looks like text)" and outcomes[1].path is None
+    assert outcomes[1].message.startswith("not an image (it looks like text); send the picture as a JPEG")
+    assert outcomes[1].path is None
     added = [outcomes[0], outcomes[2]]
     assert added[0].path.startswith(f"{MONTH}/summer-poster-") and added[0].path.endswith(".png")
     assert added[1].path.startswith(f"{MONTH}/photo-") and added[1].path.endswith(".jpg")
@@ -124,19 +124,19 @@ def test_what_is_not_a_usable_image_is_rejected_with_the_reason(settings, embedd
     outcomes = add_images(files, settings, embedder, store, None)
     assert all(o.status == "rejected" and o.path is None and o.point_id is None for o in outcomes)
     svg, html, cut, empty, noise, huge = (o.message for o in outcomes)
-    assert svg == "not a JPEG, PNG, WebP, GIF or BMP image (it looks like an SVG drawing)"
-    assert html == "not an image (it looks like an HTML page)"
+    assert svg.startswith("not a JPEG, PNG, WebP, GIF or BMP image (it looks like an SVG drawing); export it as PNG")
+    assert html == "not an image (it looks like an HTML page); send the picture as a JPEG, PNG, WebP, GIF or BMP file"
     assert cut.startswith("cannot decode:") and "truncated" in cut
-    assert empty == "empty file" and noise == "not a JPEG, PNG, WebP, GIF or BMP image"
+    assert empty.startswith("empty file; send the picture as") and noise == "not a JPEG, PNG, WebP, GIF or BMP image"
     assert huge == "too large: 20.1 MB, the limit is 20 MB"
     assert uploaded(settings) == [] and store.count() == 8
 
 
 def test_a_decompression_bomb_is_rejected_before_it_is_decoded(settings, embedder, store, monkeypatch):
     def never(*args, **kwargs):
-        raise AssertionError("the bomb was decoded")
+        raise AssertionError("the bomb's pixels were decoded")
 
-    monkeypatch.setattr(uploads, "decode_image", never)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", never)  # the decoder reads the header, then stops
     [outcome] = add_images([("bomb.png", png_bomb())], settings, embedder, store, None)
     assert outcome.status == "rejected"
     assert outcome.message == "too many pixels: 12000x12000 (144 megapixels), the limit is 100 megapixels"
