@@ -194,7 +194,7 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
         pixels=Sampled(len(decoded), len(images)),
         texts=Sampled(len(read), len(texts)),
     )
-    del points, texts  # the payloads' texts are the largest part of what was read
+    del points, texts  # the overview keeps what it shows, not what it was read from
     overview.vectors = Sampled(len(paths), count if sampled else len(paths))
     if sampled:
         overview.sample_note = (f"The map and the near-duplicates are drawn from a random sample of "
