@@ -81,7 +81,7 @@ def main() -> int:
     queries = load_queries(args.queries, images, labels)
     sides = [(f"{'before' if n == 0 else 'commit'} {commit}", extract(commit), CACHE / "ads-compare" / f"{commit}-text")
              for n, commit in enumerate(args.before)]
-    sides.append(("after (this checkout)", ROOT, CACHE / "ads-sample" / "text"))  # make evaluate-ads-sample's cache
+    sides.append((f"after (this checkout, {checkout()})", ROOT, CACHE / "ads-sample" / "text"))  # evaluate-ads-sample's
     rows = []
     for name, tree, text_dir in sides:
         print(f"== {name}: index {images} (OCR cache {text_dir.relative_to(ROOT)}), then search", flush=True)
@@ -93,6 +93,13 @@ def main() -> int:
         args.out.write_text(table, encoding="utf-8")
         print(f"written: {args.out}")
     return 0
+
+
+def checkout() -> str:
+    """This checkout's commit, "+ changes" when its tracked files differ from it."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD"], capture_output=True).returncode
+    return (head.stdout.strip() or "no git") + (" + changes" if dirty else "")
 
 
 def extract(commit: str) -> Path:
