@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 
 from src.embedding import ModelUnavailable
-from src.search import MODES, QueryError, ResultPage
+from src.search import DEFAULT_K, MODES, QueryError, ResultPage, check_k
 from src.store import StoreUnavailable
 from src.web.backend import Backend
 from src.web.forms import K_CHOICES, SearchForm
@@ -38,15 +38,26 @@ def score_meaning(mode: str | None) -> str:
     return "rank-fusion score of the picture and text matches: orders the results, no fixed scale"
 
 
+def k_choices(form: SearchForm) -> tuple[list[int], int]:
+    """The Results list's choices and the one shown: a k from a link that the list does not offer is added
+    to it, so the list says what the page shows and the next search keeps it."""
+    try:
+        k = check_k(form.k_value())
+    except QueryError:  # the page says what is wrong with it; the list shows the default
+        return list(K_CHOICES), DEFAULT_K
+    return sorted({*K_CHOICES, k}), k
+
+
 def search_page(request: Request, backend: Backend, form: SearchForm, image: bytes | None = None,
                 missing_image: bool = False):
     """The search page, its results alone (HTMX), or just the next cards (load more).
     missing_image: the image form was sent without a file: say so, keep the rest of the page."""
     backend.ensure_model()  # which controls work depends on it
     images_ok = images_usable(backend)
-    context = {"f": form, "k_choices": K_CHOICES, "modes": MODES, "results": [], "error": None,
+    context = {"f": form, "modes": MODES, "results": [], "error": None,
                "searched": form.searched or bool(image), "images_ok": images_ok}
     context["score_title"] = score_meaning(form.mode if images_ok else None)
+    context["k_choices"], context["k_shown"] = k_choices(form)
     status = 200
     try:
         if missing_image:

@@ -427,6 +427,20 @@ def test_results_start_on_the_first_screen_of_a_phone(browser, server):
     page.close()
 
 
+# -- A k from a link that the Results list does not offer -----------------------------------------------------------
+def test_a_k_the_list_does_not_offer_is_shown_and_kept(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?q=red+car&k=5&mode=image&show_duplicates=1")
+    assert page.locator("#results .card").count() == 5 and page.input_value("#k") == "5"  # the list says so
+    page.select_option("#category", "cars")  # the next search keeps it, rather than jumping to 12
+    page.wait_for_url(lambda url: "category=cars" in url)
+    assert query(page)["k"] == ["5"]
+    page.goto(server + "/index?q=red+car&k=500")
+    assert "k must be between 1 and 100" in page.locator("#results .error").inner_text()
+    assert page.input_value("#k") == "12"  # a k it cannot take: the list shows the default
+    page.close()
+
+
 # -- 15. Favicon and one button style --------------------------------------------------------------------------------
 def test_no_404_on_the_page_and_buttons_look_alike(browser, server):
     page = browser.new_page(viewport=DESKTOP)
