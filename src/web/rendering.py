@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from src.embedding import ModelUnavailable
@@ -16,7 +16,7 @@ from src.store import StoreUnavailable
 from src.web.backend import Backend
 from src.web.forms import K_CHOICES, SearchForm
 from src.web.guard import access_context, form_token_input
-from src.web.services import browse, images_usable, run_search, source_image, text_only_reason
+from src.web.services import browse, images_usable, keep_query_image, run_search, source_image, text_only_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=ROOT / "templates", context_processors=[access_context])
@@ -63,6 +63,10 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
         if missing_image:
             raise QueryError("no image was chosen: choose an image file (JPEG, PNG, GIF, WebP or BMP), then press "
                              "Find similar")
+        if image is not None and (key := keep_query_image(backend, image)):
+            # The image is kept under its key: the search is a URL like any other (POST, redirect, GET),
+            # so reloading does not send the image again and Load more and Back repeat it.
+            return RedirectResponse("/index?" + form.query_string(offset="", image_key=key), status_code=303)
         context["source"] = source_image(backend, form)
         # No query: the collection itself, newest first (the API answers an empty query with nothing).
         context["browsing"] = form.empty and image is None
@@ -74,7 +78,7 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
         else:
             found = run_search(backend, form, image, images_ok=images_ok)
         context["results"] = found.results
-        if found.next_offset is not None and not image:
+        if found.next_offset is not None and not image:  # an image not kept (see above) cannot be paged
             context["more_url"] = "/index?" + form.query_string(offset=found.next_offset)
     except QueryError as exc:
         status, context["error"] = 422, str(exc)

@@ -175,6 +175,36 @@ def test_load_more_pages_through_everything_once(browser, server):
     page.close()
 
 
+def test_load_more_and_back_repeat_a_search_by_image(browser, server, indexed):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?q=red+car&k=3&mode=image&show_duplicates=1")
+    before = page.url
+    page.fill("#q", "")
+    page.set_input_files("#image", str(indexed.dataset_dir / "h.png"))  # choosing it searches
+    page.wait_for_url(lambda url: "image_key=" in url)
+    page.wait_for_selector("#results .summary:text('Images like yours')")
+    assert query(page)["k"] == ["3"] and page.input_value("#k") == "3"  # the page's own k, kept
+    assert page.locator(".chip img").evaluate("i => i.complete && i.naturalWidth > 0")  # the query, shown
+    first_page = names(page)
+    assert first_page[0] == "h.png" and len(first_page) == 3
+    while page.locator("#results .more a").count():  # the store's ranking for the image, page by page
+        count = page.locator("#results .card").count()
+        page.locator("#results .more a").click()
+        page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
+    shown = names(page)
+    assert shown[:3] == first_page and sorted(shown) == sorted(NAMES + list(COPIES))  # every image once
+    searched = page.url
+    page.go_back()  # to the search before the image, as it was
+    page.wait_for_function("() => document.querySelector('#results .summary')?.textContent.includes('red car')")
+    assert page.url == before and page.locator(".chip").count() == 0
+    page.go_forward()  # and the image's search again, from its URL
+    page.wait_for_selector("#results .summary:text('Images like yours')")
+    assert page.url == searched and names(page) == first_page
+    page.reload()  # a GET: nothing is sent again, the same first page comes back
+    assert names(page) == first_page
+    page.close()
+
+
 def test_plus_n_similar_opens_the_folded_images(browser, server):
     page = browser.new_page(viewport=DESKTOP)
     page.goto(server + "/index?q=red+car&mode=image")
