@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.query_latency import LOAD_BATCH, clustered_unit_vectors, percentiles  # noqa: E402
 from src import eda, eda_figures  # noqa: E402
 from src.eda_page import EdaPages  # noqa: E402
-from src.images import IMAGE_EXTENSIONS, decode_image  # noqa: E402
+from src.images import decode_image, image_extensions  # noqa: E402
 from src.settings import Settings  # noqa: E402
 from src.store import Point, SparseVector, Vectors, open_store  # noqa: E402
 from src.terms import document_vector  # noqa: E402
@@ -78,7 +78,7 @@ def bundled_ads() -> list[dict]:
         labels = {row["file"]: row for row in csv.DictReader(handle)}
     ads = []
     for path in sorted((ROOT / "dataset").rglob("*")):
-        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        if path.suffix.lower() not in image_extensions():
             continue
         name = path.relative_to(ROOT / "dataset").as_posix()
         decoded = decode_image(path)

@@ -147,13 +147,12 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
         with stage("read the vectors"):
             vectors = (store.sample(IMAGE_VECTOR, VECTOR_SAMPLE) if sampled
                        else store.points(IMAGE_VECTOR) if state.has_images else [])
-        with_vectors = [(pid, payload.get("path", ""), vector) for pid, payload, vector in vectors
-                        if vector is not None]
+        vectors = [vectors[i] for i in rng.permutation(len(vectors)) if vectors[i].vector is not None]  # not by id
+        mapped = [(pid, payload.get("path", "")) for pid, payload, _ in vectors]
+        matrix = np.asarray([vector for _, _, vector in vectors], dtype=np.float32)  # a tenth of the lists' memory
         del vectors
-        with_vectors = [with_vectors[i] for i in rng.permutation(len(with_vectors))]  # scroll order is by id
         # The images decoded: those on the map first (their thumbnails are drawn there), then others.
-        decoding = {pid: pool.submit(_small, settings.dataset_dir, path)
-                    for pid, path, _ in with_vectors[:IMAGE_SAMPLE]}
+        decoding = {pid: pool.submit(_small, settings.dataset_dir, path) for pid, path in mapped[:IMAGE_SAMPLE]}
         with stage("read the payloads"):
             points = store.payloads(FIELDS) if points is None else points
             images = [_image_stats(payload) for _, payload, _ in points]
@@ -175,9 +174,7 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
             decoded = [(images[row_of[pid]], job.result()) for pid, job in decoding.items() if pid in row_of]
             pixels = _pixel_stats(decoded)
     with stage("near-duplicates and map (PCA)"):
-        paths = [path for _, path, _ in with_vectors]
-        matrix = np.asarray([vector for _, _, vector in with_vectors], dtype=np.float32)
-        del with_vectors
+        paths = [path for _, path in mapped]
         nearest, pairs = near_duplicates(matrix) if len(matrix) >= 2 else (None, [])
         map_xy, explained = pca_2d(matrix) if len(matrix) >= 2 else (None, (0.0, 0.0))
     overview = Overview(
@@ -194,7 +191,7 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
         pixels=Sampled(len(decoded), len(images)),
         texts=Sampled(len(read), len(texts)),
     )
-    del points, texts  # the payloads' texts are the largest part of what was read
+    del points, texts  # the overview keeps what it shows, not what it was read from
     overview.vectors = Sampled(len(paths), count if sampled else len(paths))
     if sampled:
         overview.sample_note = (f"The map and the near-duplicates are drawn from a random sample of "

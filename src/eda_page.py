@@ -1,11 +1,11 @@
 """The /EDA page: the overview's numbers (src/eda.py) with its figures (src/eda_figures.py), kept per state
 of the index, in memory and under CACHE_DIR/eda/, so only a changed index is computed again.
 
-Two keys say whether the kept page still holds: the store's write stamp (cheap at any size: the page is
-reused in well under a millisecond until a point is written) and, once that changes, a fingerprint of
-every point's file fields (a scroll of the payloads, ~1 s at 100k points), so that a write which changes
-nothing the page shows (a graph build, a re-run of index) does not redraw it; the disk cache is keyed
-by the fingerprint, as the stamp of a client's session does not outlive the process."""
+Two keys say whether the kept page still holds: the store's write stamp (O(1): the page is reused in well
+under a millisecond until a point is written) and, once that changes, a fingerprint of every point's file
+fields (one scroll of the payloads, which the overview then reuses), so that a write which changes nothing
+the page shows (a graph build, a re-run of index) does not redraw it. The disk cache is keyed by the
+fingerprint alone: a write stamp does not outlive its process."""
 
 from __future__ import annotations
 
