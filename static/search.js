@@ -28,13 +28,20 @@
 
   // Swap in the parts of the page at url that change with a search (the fields too: which options
   // apply depends on the mode); keep the rest, and the focus where it was.
-  async function show(url) {
+  // init: a search by image, POSTed with the file; the server keeps the image and redirects to the
+  // search's own URL (with image_key), which becomes a history entry like any search.
+  async function show(url, init) {
     if (pending) pending.abort();
     pending = new AbortController();
     shownSearch = searchKey(url);
     document.body.classList.add("searching");
     try {
-      const response = await fetch(url, { signal: pending.signal });
+      const response = await fetch(url, { signal: pending.signal, ...init });
+      const landed = new URL(response.url);
+      if (init && response.redirected && landed.searchParams.has("image_key")) {
+        shownSearch = searchKey(landed.href);
+        history.pushState({ search: true }, "", landed.pathname + landed.search);
+      }
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
       const focused = document.activeElement && document.activeElement.id;
       const filtersOpen = form.querySelector("details.filters")?.open;
@@ -171,9 +178,15 @@
   if (imageForm && imageInput) {
     imageForm.classList.add("js-folded");
     imageInput.addEventListener("change", () => { if (imageInput.files.length) imageForm.requestSubmit(); });
-    // A search with an image replaces whatever search is still loading (a mode just changed, say): that
-    // one's answer must not land over the image's results.
-    imageForm.addEventListener("htmx:beforeRequest", () => { if (pending) pending.abort(); });
+    // The image with the search's words and options; it replaces a search still loading (show aborts it),
+    // so that one's answer cannot land over the image's results.
+    imageForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      closePreview({ back: false });
+      const params = new URLSearchParams(urlOf().slice("/index?".length));
+      params.delete("image_key");  // a new image replaces the one searched with before
+      show("/index?" + params.toString(), { method: "POST", body: new FormData(imageForm) });
+    });
   }
   const images = (list) => [...(list || [])].filter((file) => file.type.startsWith("image/"));
   function put(input, files) {

@@ -7,7 +7,17 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 
 from src.settings import Settings
-from src.store.schema import IMAGE_VECTOR, CollectionState, Hit, Point, Record, StoreUnavailable, Vectors, Where
+from src.store.schema import (
+    IMAGE_VECTOR,
+    CollectionState,
+    Hit,
+    Point,
+    Record,
+    SparseVector,
+    StoreUnavailable,
+    Vectors,
+    Where,
+)
 
 Notify = Callable[[str], None]
 
@@ -82,6 +92,10 @@ class Store(abc.ABC):
         """point id -> shown path, for those of the ids that are in the collection."""
 
     @abc.abstractmethod
+    def texts_of(self, point_ids: list[str]) -> dict[str, str]:
+        """point id -> its stored OCR text ("" when it has none), for those of the ids in the collection."""
+
+    @abc.abstractmethod
     def by_path(self, path: str) -> Hit | None:
         """The point whose shown file is path (the result view)."""
 
@@ -95,6 +109,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def update_text(self, point_id: str, vectors: Vectors, payload: dict) -> None:
         """New OCR text for a known image: replace its text vectors and text payload, keep its image vector."""
+
+    @abc.abstractmethod
+    def update_words(self, words: dict[str, SparseVector | None], payload: dict) -> None:
+        """New BM25 vectors for known points (the term rules changed): point id -> its vector (None: it has
+        no text, so no vector), its other vectors kept; payload is set on every one of them."""
 
     @abc.abstractmethod
     def update_payload(self, point_id: str, payload: dict) -> None: ...

@@ -37,6 +37,7 @@ from src.store.schema import (
     Hit,
     Point,
     Record,
+    SparseVector,
     Vectors,
     Where,
 )
@@ -208,6 +209,13 @@ class ClientStore(Store):
             found = self.client.retrieve(self.collection, ids=point_ids, with_payload=["path"], with_vectors=False)
         return {str(p.id): (p.payload or {}).get("path", "") for p in found}
 
+    def texts_of(self, point_ids: list[str]) -> dict[str, str]:
+        with self._errors("read the text of images"):
+            if not point_ids or not self.client.collection_exists(self.collection):
+                return {}
+            found = self.client.retrieve(self.collection, ids=point_ids, with_payload=["text"], with_vectors=False)
+        return {str(p.id): (p.payload or {}).get("text") or "" for p in found}
+
     def by_path(self, path: str) -> Hit | None:
         with self._errors("look up an image"):
             if not self.client.collection_exists(self.collection):
@@ -241,6 +249,16 @@ class ClientStore(Store):
                     self.collection, points=[models.PointVectors(id=point_id, vector=_vectors(vectors))], wait=True
                 )
             self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
+
+    def update_words(self, words: dict[str, SparseVector | None], payload: dict) -> None:
+        if not words:
+            return
+        with self._errors("update points"):
+            vectors = [models.PointVectors(id=pid, vector=_vectors(Vectors(bm25=vector)))
+                       for pid, vector in words.items() if vector is not None]
+            if vectors:
+                self.client.update_vectors(self.collection, points=vectors, wait=True)
+            self.client.set_payload(self.collection, payload=payload, points=list(words), wait=True)
 
     def update_payload(self, point_id: str, payload: dict) -> None:
         with self._writing("update a point"):

@@ -55,6 +55,7 @@ from src.store.schema import (
     Hit,
     Point,
     Record,
+    SparseVector,
     StoreDamaged,
     StoreFull,
     StoreUnavailable,
@@ -305,6 +306,13 @@ class EdgeStore(Store):
             found = shard.retrieve(list[int | uuid.UUID | str](point_ids), with_payload=["path"], with_vector=False)
         return {str(r.id): (r.payload or {}).get("path", "") for r in found}
 
+    def texts_of(self, point_ids: list[str]) -> dict[str, str]:
+        with self._reading("read the text of images") as shard:
+            if not point_ids or shard is None:
+                return {}
+            found = shard.retrieve(list[int | uuid.UUID | str](point_ids), with_payload=["text"], with_vector=False)
+        return {str(r.id): (r.payload or {}).get("text") or "" for r in found}
+
     def by_path(self, path: str) -> Hit | None:
         with self._reading("look up an image") as shard:
             if shard is None:
@@ -331,6 +339,15 @@ class EdgeStore(Store):
             operations.append(edge.UpdateOperation.update_vectors([edge.PointVectors(point_id, _vectors(vectors))]))
         operations.append(edge.UpdateOperation.set_payload([point_id], payload))
         self._write("update a point", *operations)
+
+    def update_words(self, words: dict[str, SparseVector | None], payload: dict) -> None:
+        if not words:
+            return
+        vectors = [edge.PointVectors(pid, _vectors(Vectors(bm25=vector))) for pid, vector in words.items()
+                   if vector is not None]
+        operations = [edge.UpdateOperation.update_vectors(vectors)] if vectors else []
+        operations.append(edge.UpdateOperation.set_payload(list[int | uuid.UUID | str](words), payload))
+        self._write("update points", *operations)
 
     def update_payload(self, point_id: str, payload: dict) -> None:
         self._write("update a point", edge.UpdateOperation.set_payload([point_id], payload))

@@ -17,6 +17,7 @@ from src.settings import Settings
 from src.store import Store, StoreUnavailable, open_store
 from src.text_reading import TextReader, open_reader
 from src.uploads import UploadOutcome, add_images
+from src.web.query_images import QueryImages
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Backend:
         self._lock = threading.Lock()
         self.indexing: dict = {"state": "idle", "summary": None}  # an index run inside the app
         self.eda_pages = EdaPages()
+        self.query_images = QueryImages(settings.cache_dir / "query-images")
 
     def load_model(self) -> None:
         try:

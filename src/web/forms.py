@@ -33,15 +33,17 @@ class SearchForm:
     has_text: str = ""
     min_score: str = Query("", description="lowest cosine similarity of a result, 0 to 1")
     show_duplicates: str = Query("", description="1: list near-duplicates one by one instead of folding them")
+    image_key: str = Query("", description="an image searched with on the page: the key (sha256) it is kept "
+                                           "under for a while, so the search can be repeated and paged")
 
     @property
     def searched(self) -> bool:
-        return bool(self.q.strip() or self.like)
+        return bool(self.q.strip() or self.like or self.image_key)
 
     @property
     def empty(self) -> bool:
         """Nothing to search for: the page shows the collection instead."""
-        return not (clean_query(self.q) or self.like or clean_query(self.negative))
+        return not (clean_query(self.q) or self.like or self.image_key or clean_query(self.negative))
 
     def k_value(self) -> int:
         return whole_number("k", self.k, DEFAULT_K)
@@ -74,7 +76,8 @@ class SearchForm:
     def query_string(self, **changes) -> str:
         fields = {"q": self.q, "not": self.negative, "like": self.like, "k": self.k, "offset": self.offset,
                   "mode": self.mode, "category": self.category, "has_text": self.has_text,
-                  "min_score": self.min_score, "show_duplicates": self.show_duplicates} | changes
+                  "min_score": self.min_score, "show_duplicates": self.show_duplicates,
+                  "image_key": self.image_key} | changes
         return urlencode({key: value for key, value in fields.items() if value not in ("", None)})
 
 
@@ -102,7 +105,7 @@ class CombinedQuery(BaseModel):
         return SearchForm(q="", negative="", like="", k=str(self.k), offset=str(self.offset), mode=self.mode,
                           category=self.category, has_text="1" if self.has_text else "",
                           min_score="" if self.min_score is None else str(self.min_score),
-                          show_duplicates="1" if self.show_duplicates else "")
+                          show_duplicates="1" if self.show_duplicates else "", image_key="")
 
 
 def point_id(value: str) -> str:

@@ -122,6 +122,19 @@ async def thumb(path: str, backend: Backend = Depends(get_backend), cpu: CpuPool
     return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
 
+@router.get("/query-images/{key}", summary="An image searched with on the page, kept under its sha256",
+            response_class=FileResponse, responses={200: {"content": {"image/*": {}}}} | page_errors(404, 415))
+def query_image(key: str, backend: Backend = Depends(get_backend)):
+    source = backend.query_images.path(key)
+    if source is None:
+        raise HTTPException(404, "this image is no longer kept; search with it again")
+    try:  # it came from a user: served as the type its content has, never as the name or client said
+        media_type = MEDIA_TYPES[sniff_format(source)]
+    except ImageError as exc:
+        raise HTTPException(415, f"this file cannot be shown: {exc}") from None
+    return FileResponse(source, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
 # -- /EDA: what is in the collection; src/eda_page.py computes, draws and caches it ---------------
 @router.get("/eda", include_in_schema=False)
 def eda_alias() -> RedirectResponse:

@@ -7,16 +7,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from src.embedding import ModelUnavailable
-from src.search import MODES, QueryError, ResultPage
+from src.search import DEFAULT_K, MODES, QueryError, ResultPage, check_k
 from src.store import StoreUnavailable
 from src.web.backend import Backend
 from src.web.forms import K_CHOICES, SearchForm
 from src.web.guard import access_context, form_token_input
-from src.web.services import browse, images_usable, run_search, source_image, text_only_reason
+from src.web.services import browse, images_usable, keep_query_image, run_search, source_image, text_only_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=ROOT / "templates", context_processors=[access_context])
@@ -38,20 +38,35 @@ def score_meaning(mode: str | None) -> str:
     return "rank-fusion score of the picture and text matches: orders the results, no fixed scale"
 
 
+def k_choices(form: SearchForm) -> tuple[list[int], int]:
+    """The Results list's choices and the one shown: a k from a link that the list does not offer is added
+    to it, so the list says what the page shows and the next search keeps it."""
+    try:
+        k = check_k(form.k_value())
+    except QueryError:  # the page says what is wrong with it; the list shows the default
+        return list(K_CHOICES), DEFAULT_K
+    return sorted({*K_CHOICES, k}), k
+
+
 def search_page(request: Request, backend: Backend, form: SearchForm, image: bytes | None = None,
                 missing_image: bool = False):
     """The search page, its results alone (HTMX), or just the next cards (load more).
     missing_image: the image form was sent without a file: say so, keep the rest of the page."""
     backend.ensure_model()  # which controls work depends on it
     images_ok = images_usable(backend)
-    context = {"f": form, "k_choices": K_CHOICES, "modes": MODES, "results": [], "error": None,
+    context = {"f": form, "modes": MODES, "results": [], "error": None,
                "searched": form.searched or bool(image), "images_ok": images_ok}
     context["score_title"] = score_meaning(form.mode if images_ok else None)
+    context["k_choices"], context["k_shown"] = k_choices(form)
     status = 200
     try:
         if missing_image:
             raise QueryError("no image was chosen: choose an image file (JPEG, PNG, GIF, WebP or BMP), then press "
                              "Find similar")
+        if image is not None and (key := keep_query_image(backend, image)):
+            # The image is kept under its key: the search is a URL like any other (POST, redirect, GET),
+            # so reloading does not send the image again and Load more and Back repeat it.
+            return RedirectResponse("/index?" + form.query_string(offset="", image_key=key), status_code=303)
         context["source"] = source_image(backend, form)
         # No query: the collection itself, newest first (the API answers an empty query with nothing).
         context["browsing"] = form.empty and image is None
@@ -63,7 +78,7 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
         else:
             found = run_search(backend, form, image, images_ok=images_ok)
         context["results"] = found.results
-        if found.next_offset is not None and not image:
+        if found.next_offset is not None and not image:  # an image not kept (see above) cannot be paged
             context["more_url"] = "/index?" + form.query_string(offset=found.next_offset)
     except QueryError as exc:
         status, context["error"] = 422, str(exc)

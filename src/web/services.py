@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
 
+from src.disk import disk_error
 from src.images import ImageError, decode_image, resolve_inside
 from src.removal import NotIndexed, Removal, RemovalError, remove_image
 from src.search import NO_IMAGE_MODEL, Part, QueryError, ResultPage, SearchResult, clean_query, matching_words
@@ -19,6 +21,7 @@ from src.text_cache import TextCache
 from src.web.backend import Backend
 from src.web.forms import QueryPartIn, SearchForm, point_id
 
+log = logging.getLogger(__name__)
 NEIGHBOURS = 6  # look-alikes on the result view
 
 
@@ -32,6 +35,8 @@ def run_search(
     check_category(backend, form.category)
     # Without a model, or with a collection indexed without one, the words of the ads still match.
     words_only = not (images_usable(backend, strict=True) if images_ok is None else images_ok)
+    if image is None and form.image_key:
+        parts = [*parts, Part(vector=kept_image_vector(backend, form.image_key))]
     parts = form.parts() + list(parts) + ([Part(vector=image_query_vector(backend, image))] if image else [])
     return backend.searcher().search_page(
         form.q, form.k_value(), form.mode, where=form.where(), words_only=words_only, parts=parts,
@@ -94,6 +99,34 @@ def image_query_vector(backend: Backend, data: bytes) -> tuple[float, ...]:
     except ImageError as exc:
         raise QueryError(f"the query image cannot be used: {exc}") from None
     return tuple(backend.embedder.embed_images([decoded.image])[0].tolist())
+
+
+def keep_query_image(backend: Backend, data: bytes) -> str | None:
+    """Check and embed an image searched with on the page, and keep it under its key (sha256), so the
+    search is a URL: Load more, Back and reload repeat it. Raises QueryError for an image it cannot use;
+    None when it cannot be kept (a full or read-only disk): it is searched with once, without paging."""
+    vector = image_query_vector(backend, data)
+    try:
+        key = backend.query_images.put(data)
+    except OSError as exc:
+        log.warning("%s", disk_error(exc, "a query image", backend.query_images.folder))
+        return None
+    backend.query_images.remember(key, vector)
+    return key
+
+
+def kept_image_vector(backend: Backend, key: str) -> tuple[float, ...]:
+    """The CLIP vector of an image kept by keep_query_image; QueryError when it is no longer kept."""
+    vector = backend.query_images.vector(key)
+    if vector is not None:
+        return vector
+    data = backend.query_images.get(key)
+    if data is None:
+        raise QueryError("the image this search was made with is no longer kept on the server (it keeps the "
+                         "most recent ones); search with it again: Image, or drop it on the page")
+    vector = image_query_vector(backend, data)
+    backend.query_images.remember(key, vector)
+    return vector
 
 
 def images_usable(backend: Backend, strict: bool = False) -> bool:

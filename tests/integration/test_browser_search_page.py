@@ -175,6 +175,36 @@ def test_load_more_pages_through_everything_once(browser, server):
     page.close()
 
 
+def test_load_more_and_back_repeat_a_search_by_image(browser, server, indexed):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?q=red+car&k=3&mode=image&show_duplicates=1")
+    before = page.url
+    page.fill("#q", "")
+    page.set_input_files("#image", str(indexed.dataset_dir / "h.png"))  # choosing it searches
+    page.wait_for_url(lambda url: "image_key=" in url)
+    page.wait_for_selector("#results .summary:text('Images like yours')")
+    assert query(page)["k"] == ["3"] and page.input_value("#k") == "3"  # the page's own k, kept
+    assert page.locator(".chip img").evaluate("i => i.complete && i.naturalWidth > 0")  # the query, shown
+    first_page = names(page)
+    assert first_page[0] == "h.png" and len(first_page) == 3
+    while page.locator("#results .more a").count():  # the store's ranking for the image, page by page
+        count = page.locator("#results .card").count()
+        page.locator("#results .more a").click()
+        page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
+    shown = names(page)
+    assert shown[:3] == first_page and sorted(shown) == sorted(NAMES + list(COPIES))  # every image once
+    searched = page.url
+    page.go_back()  # to the search before the image, as it was
+    page.wait_for_function("() => document.querySelector('#results .summary')?.textContent.includes('red car')")
+    assert page.url == before and page.locator(".chip").count() == 0
+    page.go_forward()  # and the image's search again, from its URL
+    page.wait_for_selector("#results .summary:text('Images like yours')")
+    assert page.url == searched and names(page) == first_page
+    page.reload()  # a GET: nothing is sent again, the same first page comes back
+    assert names(page) == first_page
+    page.close()
+
+
 def test_plus_n_similar_opens_the_folded_images(browser, server):
     page = browser.new_page(viewport=DESKTOP)
     page.goto(server + "/index?q=red+car&mode=image")
@@ -424,6 +454,20 @@ def test_results_start_on_the_first_screen_of_a_phone(browser, server):
     page.goto(server + "/view/cars/a.jpg")
     size = page.locator(".details dd").first.inner_text()
     assert "bytes" in size and page.locator(".details .nowrap").evaluate("e => e.getClientRects().length") == 1
+    page.close()
+
+
+# -- A k from a link that the Results list does not offer -----------------------------------------------------------
+def test_a_k_the_list_does_not_offer_is_shown_and_kept(browser, server):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(server + "/index?q=red+car&k=5&mode=image&show_duplicates=1")
+    assert page.locator("#results .card").count() == 5 and page.input_value("#k") == "5"  # the list says so
+    page.select_option("#category", "cars")  # the next search keeps it, rather than jumping to 12
+    page.wait_for_url(lambda url: "category=cars" in url)
+    assert query(page)["k"] == ["5"]
+    page.goto(server + "/index?q=red+car&k=500")
+    assert "k must be between 1 and 100" in page.locator("#results .error").inner_text()
+    assert page.input_value("#k") == "12"  # a k it cannot take: the list shows the default
     page.close()
 
 

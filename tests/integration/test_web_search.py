@@ -1,6 +1,7 @@
 """Issue 7's search features through the page and the JSON API: query by image, more like this,
 paging with "load more", a score cut-off, and clear errors for unusable queries."""
 
+import hashlib
 import re
 
 import pytest
@@ -30,8 +31,14 @@ def test_an_uploaded_image_finds_itself_first(client, settings):
     data = (settings.dataset_dir / "food/e.gif").read_bytes()
     response = client.post("/api/search", params={"k": 3, "mode": "image"}, files={"image": ("q.gif", data)})
     assert response.status_code == 200 and response.json()["results"][0]["path"] == "food/e.gif"
-    page = client.post("/index", files={"image": ("q.gif", data, "image/gif")}, headers={"HX-Request": "true"})
+    sent = client.post("/index", files={"image": ("q.gif", data, "image/gif")}, follow_redirects=False)
+    key = hashlib.sha256(data).hexdigest()  # kept under its content's key: the search is a URL (POST, redirect, GET)
+    assert sent.status_code == 303 and f"image_key={key}" in sent.headers["location"]
+    page = client.get(sent.headers["location"], headers={"HX-Request": "true"})
     assert page.status_code == 200 and "Images like yours" in page.text and 'title="food/e.gif"' in page.text
+    assert client.get(f"/query-images/{key}").content == data
+    gone = client.get("/index", params={"image_key": "0" * 64})
+    assert gone.status_code == 422 and "search with it again" in gone.text
 
 
 def test_more_like_this_leaves_the_image_out_of_its_results(client):
