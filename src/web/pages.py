@@ -129,7 +129,7 @@ def query_image(key: str, backend: Backend = Depends(get_backend)):
     if source is None:
         raise HTTPException(404, "this image is no longer kept; search with it again")
     try:  # it came from a user: served as the type its content has, never as the name or client said
-        media_type = MEDIA_TYPES[sniff_format(source)]
+        media_type = format_of(sniff_format(source)).media_type
     except ImageError as exc:
         raise HTTPException(415, f"this file cannot be shown: {exc}") from None
     return FileResponse(source, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
