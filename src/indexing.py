@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from src.appearance import appearance, dominant_colour
 from src.embedding import ClipEmbedder, ModelUnavailable
 from src.images import DecodedImage, ImageError, ImageFile, decode_image, file_sha256, find_images
 from src.labels import label_column
@@ -42,6 +43,8 @@ class IndexReport:
     updated: int = 0  # known content whose files were renamed, copied or touched
     reread: int = 0  # known content whose text was read again
     reweighed: int = 0  # known content whose BM25 vector was made again by today's term rules
+    described: int = 0  # known content given the looks it was indexed without (orientation, size, colour)
+    colour_decoded: int = 0  # of those, decoded again for their colour
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     warnings: list[str] = field(default_factory=list)  # e.g. rows of labels.csv that could not be used
@@ -60,6 +63,9 @@ class IndexReport:
             parts.append(f"text re-read {self.reread}")
         if self.reweighed:
             parts.append(f"search terms rewritten {self.reweighed}")
+        if self.described:
+            parts.append(f"orientation, size and colour added to {self.described} (colour decoded from "
+                         f"{self.colour_decoded} files, nothing re-embedded)")
         parts += [f"removed {self.removed}", f"failed {len(self.failed)}"]
         built = f", search index built in {self.index_seconds:.1f} s" if self.index_seconds is not None else ""
         lines = [", ".join(parts) + f" in {self.seconds:.1f} s{rate}{built}"]
@@ -102,6 +108,7 @@ def index_folder(
             "fix CLIP_MODEL and index again (nothing was changed)"
         )
     if state.matches(model, dim):
+        store.ensure_indexes()  # fields indexed since the collection was made (the filters' keywords)
         stored = store.file_records()
     else:
         if state.exists:
@@ -142,6 +149,11 @@ def index_folder(
         store.update_words({pid: SparseVector(*document_vector(text)) if text else None for pid, text in texts.items()},
                            {"terms": TERMS_VERSION})
         report.reweighed += len(texts)
+
+    # 3c. Known content indexed before its looks were (orientation, size, colour): added to its payload,
+    #     no vectors made. Orientation and size come from the stored width and height; the colour needs a
+    #     decode of the file, for those points only.
+    _add_looks(store, stored, contents, batch_size, writer.decode_side, report)
 
     # 4. Known content: keep its file list in step with the folder.
     for pid, record in stored.items():
@@ -191,6 +203,11 @@ class ContentWriter:
         self.contents, self.hashes, self.categories, self.report = contents, hashes, categories, report
         self._pending: dict[str, Pending] = {}  # point id -> its OCR, from the cache or under way in a worker
 
+    @property
+    def decode_side(self) -> int:
+        """The shorter side images are decoded at: what the model sees (the colour is read from it too)."""
+        return self.embedder.input_size if self.embedder else TEXT_ONLY_DECODE_SIDE
+
     def read_text_ahead(self, pids: list[str]) -> None:
         """Start OCR of these contents in the worker processes, so it overlaps with embedding."""
         if self.reader is None:
@@ -205,8 +222,7 @@ class ContentWriter:
         or None). A failure to decode is reported and skips the image; a failed OCR is reported and the
         image indexed without text. Store and model errors propagate: earlier batches stay written."""
         self.read_text_ahead(pids)
-        decode_side = self.embedder.input_size if self.embedder else TEXT_ONLY_DECODE_SIDE
-        for batch in _decoded_batches(pids, self.contents, batch_size, decode_side):
+        for batch in _decoded_batches(pids, self.contents, batch_size, self.decode_side):
             good = [(pid, decoded) for pid, decoded in batch if isinstance(decoded, DecodedImage)]
             for pid, error in batch:
                 if isinstance(error, ImageError):  # every file with this content: each is one a user may look for
@@ -320,7 +336,37 @@ def _decoded_batches(
 
 def _content_payload(decoded: DecodedImage, sha256: str) -> dict:
     """What is true of the content whatever file holds it."""
-    return {"sha256": sha256, "width": decoded.width, "height": decoded.height, "format": decoded.format}
+    return ({"sha256": sha256, "width": decoded.width, "height": decoded.height, "format": decoded.format}
+            | appearance(decoded.width, decoded.height, decoded.image))
+
+
+def _add_looks(store: Store, stored: dict[str, dict], contents: dict[str, list[ImageFile]], batch_size: int,
+               decode_side: int, report: IndexReport) -> None:
+    """Give known points the looks they were indexed without, by payload updates alone: orientation and
+    size from their stored width and height, grouped so that points alike are one write; the colour from
+    their file, decoded as a new image would be, batch by batch (a killed run keeps what it wrote)."""
+    known = {pid: record for pid, record in stored.items() if pid in contents}
+    sized: dict[tuple, list[str]] = {}
+    for pid, record in known.items():
+        if ("orientation" not in record or "size" not in record) and record.get("width") and record.get("height"):
+            sized.setdefault(tuple(appearance(record["width"], record["height"]).items()), []).append(pid)
+    for looks, pids in sized.items():
+        for start in range(0, len(pids), REWEIGH_BATCH):
+            store.update_payloads(pids[start:start + REWEIGH_BATCH], dict(looks))
+    given = {pid for pids in sized.values() for pid in pids}
+    uncoloured = [pid for pid, record in known.items() if "colour" not in record]
+    for batch in _decoded_batches(uncoloured, contents, batch_size, decode_side):
+        coloured: dict[str, list[str]] = {}
+        for pid, decoded in batch:
+            if isinstance(decoded, ImageError):  # it stays without a colour; the next run tries again
+                report.failed.append((contents[pid][0].path, f"its colour could not be read: {decoded}"))
+                continue
+            coloured.setdefault(dominant_colour(decoded.image), []).append(pid)
+        for colour, pids in coloured.items():
+            store.update_payloads(pids, {"colour": colour})
+            report.colour_decoded += len(pids)
+            given.update(pids)
+    report.described = len(given)
 
 
 def _file_payload(files: list[ImageFile], categories: dict[str, str], keep_first: str | None = None) -> dict:

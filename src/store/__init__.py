@@ -29,6 +29,7 @@ from src.store.schema import (
     FILE_FIELDS,
     IMAGE_VECTOR,
     KEYWORD_FIELDS,
+    LOOK_FIELDS,
     RESULT_FIELDS,
     SCHEMA_VERSION,
     TEXT_VECTOR,
@@ -60,8 +61,9 @@ def open_store(settings: Settings, build_in_background: bool = True) -> Store:
 
 
 __all__ = [
-    "BM25_VECTOR", "BOOL_FIELDS", "DENSE_VECTORS", "FILE_FIELDS", "IMAGE_VECTOR", "KEYWORD_FIELDS", "PREFETCH_DEPTH",
-    "RESULT_FIELDS", "RRF_K", "SCHEMA_VERSION", "TEXT_VECTOR", "CollectionState", "DenseVector", "Hit", "Notify",
+    "BM25_VECTOR", "BOOL_FIELDS", "DENSE_VECTORS", "FILE_FIELDS", "IMAGE_VECTOR", "KEYWORD_FIELDS", "LOOK_FIELDS",
+    "PREFETCH_DEPTH", "RESULT_FIELDS", "RRF_K", "SCHEMA_VERSION", "TEXT_VECTOR", "CollectionState", "DenseVector",
+    "Hit", "Notify",
     "Point", "Record", "SparseVector", "Store", "StoreDamaged", "StoreFull", "StoreUnavailable", "Vectors", "Where",
     "open_store",
 ]

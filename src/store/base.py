@@ -59,8 +59,14 @@ class Store(abc.ABC):
 
     # -- points --------------------------------------------------------------------------------
     @abc.abstractmethod
+    def ensure_indexes(self) -> None:
+        """Give a collection made before a payload field was indexed the indexes it lacks (filters and
+        facets on the new fields); creating one that exists changes nothing."""
+
+    @abc.abstractmethod
     def file_records(self) -> dict[str, dict]:
-        """point id -> the payload fields that describe its files on disk."""
+        """point id -> the payload fields that describe its files on disk (FILE_FIELDS) and what it looks
+        like (LOOK_FIELDS)."""
 
     @abc.abstractmethod
     def points(self, vector: str | None = None) -> list[Record]:
@@ -117,6 +123,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def update_payload(self, point_id: str, payload: dict) -> None: ...
+
+    @abc.abstractmethod
+    def update_payloads(self, point_ids: Sequence[str], payload: dict) -> None:
+        """Set the same payload fields on many points in one write, their vectors untouched."""
 
     @abc.abstractmethod
     def delete(self, point_ids: list[str]) -> None: ...

@@ -29,6 +29,7 @@ from src.store.schema import (
     IMAGE_VECTOR,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    LOOK_FIELDS,
     NEWEST_FIELD,
     RESULT_FIELDS,
     SCHEMA_VERSION,
@@ -51,6 +52,7 @@ class ClientStore(Store):
     def __init__(self, settings: Settings):
         super().__init__(settings)
         self._order_index = False  # the server's collection has its index for newest()
+        self._indexed: set[str] = set()  # payload fields the server's collection is known to index
         # Writes made through this store: the engine keeps no write counter that a client can read.
         self._session = uuid.uuid4().hex[:8]
         self._writes_made = 0
@@ -98,13 +100,26 @@ class ClientStore(Store):
                 metadata={"schema_version": SCHEMA_VERSION, "model": model, "dim": dim},
                 **self._layout(),
             )
-            if self.settings.uses_server:  # the embedded engine scans payloads and ignores indexes
-                for name in KEYWORD_FIELDS:
-                    self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
-                for name in BOOL_FIELDS:
-                    self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.BOOL)
-                for name in INTEGER_FIELDS:
-                    self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.INTEGER)
+            self._create_indexes(set())
+
+    def ensure_indexes(self) -> None:
+        with self._errors("read the collection"):
+            if not self.settings.uses_server or not self.client.collection_exists(self.collection):
+                return
+            present = set(self.client.get_collection(self.collection).payload_schema or {})
+        with self._writing("index the payload fields"):
+            self._create_indexes(present)
+
+    def _create_indexes(self, present: set[str]) -> None:
+        """The payload indexes missing from those present; the local mode scans payloads and ignores them."""
+        if not self.settings.uses_server:
+            return
+        kinds = [(KEYWORD_FIELDS, models.PayloadSchemaType.KEYWORD), (BOOL_FIELDS, models.PayloadSchemaType.BOOL),
+                 (INTEGER_FIELDS, models.PayloadSchemaType.INTEGER)]
+        for names, kind in kinds:
+            for name in names:
+                if name not in present:
+                    self.client.create_payload_index(self.collection, name, kind, wait=True)
 
     def _layout(self) -> dict:
         """Shards and replicas on a server or cluster (QDRANT_SHARDS, QDRANT_REPLICAS)."""
@@ -143,7 +158,8 @@ class ClientStore(Store):
     # -- points --------------------------------------------------------------------------------
     def file_records(self) -> dict[str, dict]:
         with self._errors("read the indexed files"):
-            return {str(p.id): p.payload or {} for p in self._scroll(with_payload=FILE_FIELDS, with_vectors=False)}
+            return {str(p.id): p.payload or {} for p in self._scroll(with_payload=FILE_FIELDS + LOOK_FIELDS,
+                                                          with_vectors=False)}
 
     def points(self, vector: str | None = None) -> list[Record]:
         with self._errors("read the collection"):
@@ -227,6 +243,12 @@ class ClientStore(Store):
         with self._errors("count categories"):
             if not self.client.collection_exists(self.collection):
                 return []
+            if self.settings.uses_server and field not in self._indexed:
+                # A server counts only indexed fields; one indexed since the collection was made has no
+                # values to offer until the next `index` adds them.
+                self._indexed = set(self.client.get_collection(self.collection).payload_schema or {})
+                if field not in self._indexed:
+                    return []
             response = self.client.facet(self.collection, key=field, limit=limit)
         return [(str(hit.value), hit.count) for hit in response.hits if hit.value != ""]
 
@@ -263,6 +285,12 @@ class ClientStore(Store):
     def update_payload(self, point_id: str, payload: dict) -> None:
         with self._writing("update a point"):
             self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
+
+    def update_payloads(self, point_ids: Sequence[str], payload: dict) -> None:
+        if not point_ids:
+            return
+        with self._writing("update points"):
+            self.client.set_payload(self.collection, payload=payload, points=list(point_ids), wait=True)
 
     def delete(self, point_ids: list[str]) -> None:
         if not point_ids:

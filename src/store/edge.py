@@ -47,6 +47,7 @@ from src.store.schema import (
     IMAGE_VECTOR,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    LOOK_FIELDS,
     NEWEST_FIELD,
     RESULT_FIELDS,
     SCHEMA_VERSION,
@@ -165,12 +166,8 @@ class EdgeStore(Store):
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder.mkdir(parents=True)
             shard = edge.EdgeShard.create(str(self.folder / SHARD), config)
-            for name in KEYWORD_FIELDS:
-                shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Keyword))
-            for name in BOOL_FIELDS:
-                shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Bool))
-            for name in INTEGER_FIELDS:
-                shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Integer))
+            for operation in _index_operations(set()):
+                shard.update(operation)
             shard.flush()
             self._meta = {"schema_version": SCHEMA_VERSION, "model": model, "dim": dim}
             write_atomically(self.folder / META, json.dumps(self._meta).encode())
@@ -255,10 +252,18 @@ class EdgeStore(Store):
     def _dense_names(self) -> tuple[str, ...]:
         return DENSE_VECTORS if self._meta.get("model") else ()
 
+    def ensure_indexes(self) -> None:
+        with self._reading("read the collection") as shard:
+            if shard is None:
+                return
+            operations = _index_operations(set(shard.info().payload_schema or {}))
+        if operations:
+            self._write("index the payload fields", *operations)
+
     # -- points --------------------------------------------------------------------------------
     def file_records(self) -> dict[str, dict]:
         with self._reading("read the indexed files") as shard:
-            return {str(r.id): r.payload or {} for r in self._scroll(shard, with_payload=FILE_FIELDS)}
+            return {str(r.id): r.payload or {} for r in self._scroll(shard, with_payload=FILE_FIELDS + LOOK_FIELDS)}
 
     def points(self, vector: str | None = None) -> list[Record]:
         with self._reading("read the collection") as shard:
@@ -322,7 +327,9 @@ class EdgeStore(Store):
 
     def facet(self, field: str, limit: int = 100) -> list[tuple[str, int]]:
         with self._reading("count categories") as shard:
-            if shard is None:
+            # A field the collection has no index for yet (made before it was a filter) has no values
+            # to offer until the next `index` adds them; the engine would refuse to count it.
+            if shard is None or field not in (shard.info().payload_schema or {}):
                 return []
             response = shard.facet(edge.FacetRequest(key=field, limit=limit, exact=True))
         return [(str(hit.value), hit.count) for hit in response.hits if hit.value != ""]
@@ -351,6 +358,11 @@ class EdgeStore(Store):
 
     def update_payload(self, point_id: str, payload: dict) -> None:
         self._write("update a point", edge.UpdateOperation.set_payload([point_id], payload))
+
+    def update_payloads(self, point_ids: Sequence[str], payload: dict) -> None:
+        if point_ids:
+            ids = list[int | uuid.UUID | str](point_ids)
+            self._write("update points", edge.UpdateOperation.set_payload(ids, payload))
 
     def delete(self, point_ids: list[str]) -> None:
         if point_ids:
@@ -498,6 +510,14 @@ def _sparse_debt(folder) -> int:
                 continue
             debt += max(0, stat.st_size - stat.st_blocks * 512)
     return debt
+
+
+def _index_operations(present: set[str]) -> list[edge.UpdateOperation]:
+    """The operations that create the payload indexes missing from those present."""
+    kinds = [(KEYWORD_FIELDS, edge.PayloadSchemaType.Keyword), (BOOL_FIELDS, edge.PayloadSchemaType.Bool),
+             (INTEGER_FIELDS, edge.PayloadSchemaType.Integer)]
+    return [edge.UpdateOperation.create_field_index(name, kind)
+            for names, kind in kinds for name in names if name not in present]
 
 
 def _vectors(vectors: Vectors) -> dict:

@@ -19,8 +19,12 @@ FILE_FIELDS = ["path", "folder", "category", "duplicates", "bytes", "mtime_ns", 
 # Payload fields a search result carries: what a result shows and filters on. Asking for these rather
 # than the whole payload halved the engine's time for a page of results at 100k points.
 RESULT_FIELDS = ["path", "width", "height", "text", "category", "has_text"]
-# Payload fields filters and lookups use; indexed so they stay fast at any size.
-KEYWORD_FIELDS = ("folder", "category", "path")
+# What an image looks like (src/appearance.py), with the size it is derived from: the index step reads
+# these with the file fields, to add what points indexed before them lack.
+LOOK_FIELDS = ["width", "height", "orientation", "size", "colour"]
+# Payload fields filters and lookups use; indexed so they stay fast at any size (and a facet, the counts
+# a filter's choices show, needs its keyword index on a server).
+KEYWORD_FIELDS = ("folder", "category", "path", "format", "orientation", "size", "colour")
 BOOL_FIELDS = ("has_text",)
 # The field the collection is browsed by, newest first (an empty query shows the collection): the file's
 # modification time. Ordering by a field needs an integer (range) index on it.
