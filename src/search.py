@@ -10,7 +10,9 @@ from threading import Lock
 
 import numpy as np
 
+from src.appearance import COLOURS, ORIENTATIONS, SIZES
 from src.embedding import ClipEmbedder
+from src.images import FORMATS
 from src.snippets import snippet
 from src.store import SparseVector, Store, Vectors
 from src.terms import query_vector, terms
@@ -32,6 +34,25 @@ NO_IMAGE_MODEL = ("needs the image model, which is not loaded: set CLIP_MODEL to
 
 class QueryError(ValueError):
     """A query the search cannot take; the message says what to change."""
+
+
+# The filters on what an image looks like (src/appearance.py) and its format: field -> the values a
+# query may ask for. The payload holds formats as the reader names them (JPEG); queries say jpeg.
+LOOK_FILTERS: dict[str, tuple[str, ...]] = {
+    "orientation": ORIENTATIONS, "size": SIZES, "colour": COLOURS, "format": tuple(f.lower() for f in FORMATS),
+}
+
+
+def look_filter(field: str, value: str | None) -> dict[str, str]:
+    """{payload field: stored value} for one of LOOK_FILTERS as sent ("" or None: no filter); a value it
+    does not offer is a QueryError naming those it does."""
+    wanted = (value or "").strip().lower()
+    if not wanted:
+        return {}
+    if wanted not in LOOK_FILTERS[field]:
+        raise QueryError(f"{field} must be one of {', '.join(LOOK_FILTERS[field])}, not {str(value)[:20]!r}; or leave "
+                         f"it out for all")
+    return {field: wanted.upper() if field == "format" else wanted}
 
 
 @dataclass(frozen=True)

@@ -124,3 +124,32 @@ def form_fields(client) -> dict[str, str]:
     (tests/integration/test_web_guard.py checks that a form without it is refused)."""
     client.get("/index")
     return {"csrf_token": client.cookies.get("adsearch_form")}
+
+
+# Images whose looks are known: path -> (colour, orientation, size); the folders are the categories.
+# Each is one colour ground with a lighter band of the same hue, so no two share content.
+LOOKS = {
+    "a/red-tall.png": ((200, 30, 30), (120, 200)),
+    "a/red-wide.jpg": ((210, 40, 35), (200, 120)),
+    "a/blue-square.png": ((30, 70, 200), (150, 150)),
+    "b/blue-tall.webp": ((40, 80, 190), (100, 180)),
+    "b/green-big.jpg": ((30, 150, 60), (2000, 1300)),
+    "b/green-square.png": ((40, 160, 70), (700, 700)),
+}
+LOOKS_EXPECTED = {  # (colour, orientation, size, format) of each
+    "a/red-tall.png": ("red", "portrait", "small", "png"), "a/red-wide.jpg": ("red", "landscape", "small", "jpeg"),
+    "a/blue-square.png": ("blue", "square", "small", "png"), "b/blue-tall.webp": ("blue", "portrait", "small", "webp"),
+    "b/green-big.jpg": ("green", "landscape", "large", "jpeg"),
+    "b/green-square.png": ("green", "square", "medium", "png"),
+}
+
+
+def make_look_images(folder: Path) -> Path:
+    """LOOKS under folder."""
+    for name, (colour, size) in LOOKS.items():
+        image = Image.new("RGB", size, colour)
+        lighter = tuple(min(255, c + 40) for c in colour)
+        ImageDraw.Draw(image).rectangle((0, 0, size[0] // 3, size[1] // 4), fill=lighter)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        image.save(folder / name)
+    return folder

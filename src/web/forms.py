@@ -10,7 +10,18 @@ from urllib.parse import urlencode
 from fastapi import Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from src.search import DEFAULT_K, DEFAULT_MODE, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, Part, QueryError, clean_query
+from src.search import (
+    DEFAULT_K,
+    DEFAULT_MODE,
+    LOOK_FILTERS,
+    MAX_K,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    Part,
+    QueryError,
+    clean_query,
+    look_filter,
+)
 from src.uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, MEGABYTE, UploadError
 
 K_CHOICES = (12, 24, 48, 96)
@@ -31,6 +42,10 @@ class SearchForm:
     mode: str = DEFAULT_MODE
     category: str = ""
     has_text: str = ""
+    orientation: str = Query("", description="portrait, landscape or square")
+    size: str = Query("", description="small (under 0.4 megapixels), medium or large (2.5 megapixels or more)")
+    colour: str = Query("", description="the dominant colour: " + ", ".join(LOOK_FILTERS["colour"]))
+    format: str = Query("", description="the file's format: " + ", ".join(LOOK_FILTERS["format"]))
     min_score: str = Query("", description="lowest cosine similarity of a result, 0 to 1")
     show_duplicates: str = Query("", description="1: list near-duplicates one by one instead of folding them")
     image_key: str = Query("", description="an image searched with on the page: the key (sha256) it is kept "
@@ -63,7 +78,23 @@ class SearchForm:
         return value
 
     def where(self) -> dict:
-        return ({"category": self.category} if self.category else {}) | ({"has_text": True} if self.has_text else {})
+        """The payload filters, all inside the one query; a look filter it does not offer is a QueryError."""
+        where = ({"category": self.category} if self.category else {}) | ({"has_text": True} if self.has_text else {})
+        for field in LOOK_FILTERS:
+            where |= look_filter(field, getattr(self, field))
+        return where
+
+    def looks(self) -> dict[str, str]:
+        """The look filters as sent (for the API's answer and the page's lists)."""
+        return {field: getattr(self, field).strip().lower() for field in LOOK_FILTERS if getattr(self, field).strip()}
+
+    def looks_shown(self) -> str:
+        """The look filters set, for the page's lines: ", portrait, red, png" ("" for none)."""
+        return "".join(f", {value}" for value in self.looks().values())
+
+    def unfiltered(self) -> str:
+        """The query string of the same search without its filters."""
+        return self.query_string(offset="", category="", has_text="", min_score="", **dict.fromkeys(LOOK_FILTERS, ""))
 
     def parts(self) -> list[Part]:
         parts = []
@@ -76,6 +107,7 @@ class SearchForm:
     def query_string(self, **changes) -> str:
         fields = {"q": self.q, "not": self.negative, "like": self.like, "k": self.k, "offset": self.offset,
                   "mode": self.mode, "category": self.category, "has_text": self.has_text,
+                  **{field: getattr(self, field) for field in LOOK_FILTERS},
                   "min_score": self.min_score, "show_duplicates": self.show_duplicates,
                   "image_key": self.image_key} | changes
         return urlencode({key: value for key, value in fields.items() if value not in ("", None)})
@@ -97,6 +129,10 @@ class CombinedQuery(BaseModel):
     mode: str = DEFAULT_MODE
     category: str = ""
     has_text: bool = False
+    orientation: str = Field("", description="portrait, landscape or square")
+    size: str = Field("", description="small, medium or large")
+    colour: str = Field("", description="the dominant colour: " + ", ".join(LOOK_FILTERS["colour"]))
+    format: str = Field("", description="the file's format: " + ", ".join(LOOK_FILTERS["format"]))
     min_score: float | None = Field(None, ge=0, le=1)
     show_duplicates: bool = False
 
@@ -104,6 +140,7 @@ class CombinedQuery(BaseModel):
         """The same options as the page's form: one search call serves both."""
         return SearchForm(q="", negative="", like="", k=str(self.k), offset=str(self.offset), mode=self.mode,
                           category=self.category, has_text="1" if self.has_text else "",
+                          orientation=self.orientation, size=self.size, colour=self.colour, format=self.format,
                           min_score="" if self.min_score is None else str(self.min_score),
                           show_duplicates="1" if self.show_duplicates else "", image_key="")
 

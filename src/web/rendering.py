@@ -10,8 +10,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from src.appearance import LARGE_FROM, SMALL_BELOW
 from src.embedding import ModelUnavailable
-from src.search import DEFAULT_K, MODES, QueryError, ResultPage, check_k
+from src.images import format_of
+from src.search import DEFAULT_K, LOOK_FILTERS, MODES, QueryError, ResultPage, check_k
 from src.store import StoreUnavailable
 from src.web.backend import Backend
 from src.web.forms import K_CHOICES, SearchForm
@@ -46,6 +48,34 @@ def k_choices(form: SearchForm) -> tuple[list[int], int]:
     except QueryError:  # the page says what is wrong with it; the list shows the default
         return list(K_CHOICES), DEFAULT_K
     return sorted({*K_CHOICES, k}), k
+
+
+# The look filters on the page: field -> its label, and what its choices mean.
+LOOK_LABELS = {
+    "orientation": ("Orientation", "portrait, landscape or square (sides within 5%)"),
+    "size": ("Size", f"small: under {SMALL_BELOW / 1e6:g} megapixels (web banners); large: {LARGE_FROM / 1e6:g} or "
+                     "more (print, photos); medium between"),
+    "colour": ("Colour", "the colour most of the image is"),
+    "format": ("Format", "the file's format"),
+}
+
+
+def look_choices(backend: Backend, form: SearchForm) -> list[dict]:
+    """Each look filter with the values the collection has and their counts, in the filter's own order.
+    A filter with fewer than two values would change nothing and is left out, unless the URL sets it
+    (then it shows, so it can be set back to all)."""
+    chosen = form.looks()
+    shown = []
+    for field, allowed in LOOK_FILTERS.items():
+        counts = {value.lower(): count for value, count in backend.read(lambda store, f=field: store.facet(f), [])}
+        values = [value for value in allowed if value in counts or value == chosen.get(field)]
+        if len(values) < 2 and field not in chosen:
+            continue
+        label, title = LOOK_LABELS[field]
+        named = (lambda v: format_of(v.upper()).shown) if field == "format" else (lambda v: v)
+        shown.append({"field": field, "label": label, "title": title, "selected": chosen.get(field, ""),
+                      "choices": [(value, named(value), counts.get(value, 0)) for value in values]})
+    return shown
 
 
 def search_page(request: Request, backend: Backend, form: SearchForm, image: bytes | None = None,
@@ -95,6 +125,7 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
         context["model_error"] = backend.model_error or text_only_reason(backend)
         context["points"] = backend.read(lambda store: store.count(), None)
         context["categories"] = categories
+        context["looks"] = look_choices(backend, form)
     return templates.TemplateResponse(
         request, "_results.html" if partial else "index.html", context, status_code=status
     )
@@ -108,7 +139,8 @@ def api_results(form: SearchForm, page: ResultPage) -> JSONResponse:
         "k": form.k_value(),
         "offset": form.offset_value(),
         "mode": form.mode,
-        "filters": {"category": form.category or None, "has_text": bool(form.has_text)},
+        "filters": {"category": form.category or None, "has_text": bool(form.has_text)}
+                   | {field: form.looks().get(field) for field in LOOK_FILTERS},
         "next_offset": page.next_offset,  # the offset of the next page; null on the last
         "results": [
             vars(r) | {"image_url": f"/images/{quote(r.path)}", "thumbnail_url": f"/thumbs/{quote(r.path)}",
