@@ -153,3 +153,12 @@ def make_look_images(folder: Path) -> Path:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         image.save(folder / name)
     return folder
+
+
+def looking(category: str | None = None, **wanted: str) -> set[str]:
+    """The paths of LOOKS whose looks are all those wanted (colour=, orientation=, size=, format=), in the
+    category (folder) if given."""
+    fields = ("colour", "orientation", "size", "format")
+    return {path for path, looks in LOOKS_EXPECTED.items()
+            if all(looks[fields.index(field)] == value for field, value in wanted.items())
+            and (category is None or path.startswith(category + "/"))}

@@ -17,24 +17,16 @@ from src.search import Searcher
 from src.settings import Settings
 from src.store import open_store
 from src.web import create_app
-from tests.helpers import LOOKS_EXPECTED, make_look_images
+from tests.helpers import LOOKS_EXPECTED, looking, make_look_images
 
 ENGINES = ["edge", "qdrant-client"]
-FIELDS = ("colour", "orientation", "size", "format")
+FIELDS = ("colour", "orientation", "size", "format")  # in the order of LOOKS_EXPECTED
 
 
 def look_settings(tmp_path, tiny_clip, engine: str) -> Settings:
     return Settings.load(environ={}, clip_model=str(tiny_clip), dataset_dir=make_look_images(tmp_path / "images"),
                          qdrant_path=tmp_path / "qdrant", cache_dir=tmp_path / "cache", text_dir=tmp_path / "text",
                          batch_size=4, embedded_engine=engine, collapse_cosine=1.0, ocr=False)
-
-
-def expected(**wanted) -> set[str]:
-    """The images whose looks are all those wanted (and, with category=, in that folder)."""
-    category = wanted.pop("category", None)
-    return {path for path, looks in LOOKS_EXPECTED.items()
-            if all(looks[FIELDS.index(f)] == v for f, v in wanted.items())
-            and (category is None or path.startswith(category + "/"))}
 
 
 def where(**wanted) -> dict:
@@ -57,7 +49,7 @@ def test_each_filter_narrows_a_text_search_to_what_looks_so(indexed, embedder, m
     for index, field in enumerate(FIELDS):
         for value in {looks[index] for looks in LOOKS_EXPECTED.values()}:
             found = [r.path for r in searcher.search("red car", k=20, mode=mode, where=where(**{field: value}))]
-            assert set(found) == expected(**{field: value}) and len(found) == len(set(found)), (field, value)
+            assert set(found) == looking(**{field: value}) and len(found) == len(set(found)), (field, value)
     # Combined with each other and with the category, all inside the one query.
     combined = {"category": "b", "colour": "green", "size": "large"}
     assert {r.path for r in searcher.search("red car", k=20, mode=mode, where=where(**combined))} == {"b/green-big.jpg"}
@@ -72,9 +64,9 @@ def test_filtered_pages_follow_on_and_the_listing_filters_too(indexed, embedder)
         page = searcher.search_page("a photo", k=1, mode="image", where=where(format="png"), offset=offset)
         pages += [r.path for r in page.results]
         offset = page.next_offset
-    assert sorted(pages) == sorted(expected(format="png"))
+    assert sorted(pages) == sorted(looking(format="png"))
     listed = searcher.browse(k=10, where=where(orientation="portrait"))
-    assert {r.path for r in listed.results} == expected(orientation="portrait") and listed.next_offset is None
+    assert {r.path for r in listed.results} == looking(orientation="portrait") and listed.next_offset is None
     assert dict(store.facet("colour")) == {"red": 2, "blue": 2, "green": 2}
     assert dict(store.facet("format")) == {"PNG": 3, "JPEG": 2, "WEBP": 1}
 
@@ -143,6 +135,6 @@ def test_an_older_collection_gets_the_looks_on_the_next_index_without_re_embeddi
             assert looks == LOOKS_EXPECTED[record.payload["path"]][:3]
         assert dict(store.facet("orientation")) == {"portrait": 2, "landscape": 2, "square": 2}
         searcher = Searcher(embedder, store)
-        assert {r.path for r in searcher.browse(k=10, where=where(colour="green")).results} == expected(colour="green")
+        assert {r.path for r in searcher.browse(k=10, where=where(colour="green")).results} == looking(colour="green")
         again = index_folder(settings.dataset_dir, embedder, store, progress=False)
         assert (again.described, again.colour_decoded, again.unchanged) == (0, 0, 6)
