@@ -33,7 +33,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("reading and embedding", ["src.text_reading", "src.text_cache", "src.ocr", "src.embedding",
                                "src.precision", "src.terms", "src.thumbnails"]),
     ("store", ["src.store"]),
-    ("files", ["src.images", "src.atomic", "src.labels"]),
+    ("files", ["src.images", "src.appearance", "src.atomic", "src.labels"]),
     ("foundations", ["src.settings", "src.runtime", "src.disk", "src.worker_pool"]),
 ]
 
