@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-dev ocr-deps browser-deps load-deps attack-deps run index serve lint test test-fast bench bench-scale evaluate-ads-sample ads-sample-report dataset screenshots eda-notebook clean
+.PHONY: setup setup-dev ocr-deps browser-deps load-deps attack-deps run index serve lint test test-fast bench bench-scale evaluate-ads-sample ads-sample-report compare-ads-sample dataset screenshots eda-notebook clean
 
 # The runtime set for `make run`; the development set (tests, linters, tools) for `make test`. The project
 # itself is installed editable, which gives the `adsearch` command beside `python main.py`.
@@ -87,6 +87,12 @@ ads-sample-report: setup ocr-deps
 	$(PY) main.py index --no-progress && \
 	$(PY) -m evaluation --queries evaluation/ads_sample.yaml --labels "$(ADS_SAMPLE)/labels.csv" \
 		--out "$(ADS_SCRATCH)/report"
+
+# Before and after in one run on the same 60 real ads: the code this work started from (767da34, extracted
+# with git archive into .cache/ads-compare/) and this checkout, each indexing and searching (text mode,
+# words only); the table goes to benchmarks/results/ads_sample_compare.md. Skips where the ads are absent.
+compare-ads-sample: setup ocr-deps
+	$(PY) benchmarks/ads_sample_compare.py --ads "$(ADS_SAMPLE)" --out benchmarks/results/ads_sample_compare.md
 
 # Regenerate the bundled sample images and labels (deterministic).
 dataset: setup-dev

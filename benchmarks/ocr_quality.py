@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from tesseract_variants import TesseractVariant  # noqa: E402
 
-from src.images import IMAGE_EXTENSIONS, decode_image  # noqa: E402
+from src.images import decode_image, image_extensions  # noqa: E402
 from src.ocr import Engine, OcrError, merge  # noqa: E402
 from src.ocr.ppocr import PpOcrEngine  # noqa: E402
 from src.ocr.tesseract import CHOSEN, Pipeline, TesseractEngine  # noqa: E402
@@ -97,7 +97,7 @@ def load_samples(images: Path, reference: Path, dataset: Path, limit: int | None
         if (images.parent / "labels.csv").is_file():
             with open(images.parent / "labels.csv", newline="", encoding="utf-8") as handle:
                 brands = {row["file"]: row.get("brand") or None for row in csv.DictReader(handle)}
-        files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)[:limit]
+        files = sorted(p for p in images.iterdir() if p.suffix.lower() in image_extensions())[:limit]
         for path in files:
             ref = reference / f"{path.name}.txt"
             samples.append(Sample("real", path, ref.read_text(errors="replace") if ref.exists() else "",

@@ -52,6 +52,9 @@ def main() -> None:
                if args.quick else [])
     speed = ["--size", "5000", "--queries", "30", "--peer-queries", "20", "--client-size", "1000",
              "--out", os.devnull] if args.quick else []
+    # /EDA and index --check share one synthetic collection, kept in .cache between runs.
+    eda_work = ["--keep", str(ROOT / ".cache" / ("bench-eda-2k" if args.quick else "bench-eda-100k"))]
+    eda_size = ["--size", "2000", "--searches", "40", "--out", os.devnull] if args.quick else []
     runs = [
         ("CLIP inference: precisions and query encoding", ["benchmarks/inference.py", *model]),
         ("The index step against the bare forward pass, OCR off", ["benchmarks/indexing.py", *model]),
@@ -61,6 +64,10 @@ def main() -> None:
         ("Query latency at 1k, 10k and 100k points", ["benchmarks/query_latency.py", *model, *latency]),
         ("Store levers and peers (faiss, numpy, qdrant-client) at 100k points",
          ["benchmarks/store_speed.py", *speed]),
+        ("/EDA at 100k points: first build, cached page, memory, searches meanwhile",
+         ["benchmarks/eda_scale.py", *eda_work, *eda_size]),
+        ("index --check's store reading, one point at a time against batched",
+         ["benchmarks/check_speed.py", *eda_work, *(["--size", "2000", "--out", os.devnull] if args.quick else [])]),
     ]
     sections = [f"# Benchmarks, one run ({time.strftime('%Y-%m-%d %H:%M')})", "",
                 f"`make bench` on {cpu_description()}. Compare ratios within this run.", ""]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +23,8 @@ from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from src.eda import DUPLICATE_COSINE, Overview
 
 ACCENT, MUTED, LIGHT = "#2452c7", "#8a919c", "#dde1e6"
-MAP_THUMBS = 300  # at most this many thumbnails on the map; the other images are dots
+MAP_THUMBS = 200  # at most this many thumbnails on the map; the other images are dots
+SCATTER_DOTS = 2000  # at most this many dots in the dimensions' scatter plot (an even spread beyond)
 STYLE: dict[str, Any] = {
     "text.parse_math": False,  # "$5 off ... $10" in a label is money, not TeX
     "axes.spines.top": False,
@@ -49,9 +51,11 @@ def _figure(draw):
 @_figure
 def categories(o: Overview) -> Figure:
     """Images per category, split into those with and without text."""
-    names = [name for name, _ in o.tally("category")][::-1]
-    texted = [sum(i.has_text for i in o.images if i.category == n) for n in names]
-    total = [sum(i.category == n for i in o.images) for n in names]
+    counts = o.tally("category")
+    names = [name for name, _ in counts][::-1]
+    with_text = Counter(i.category for i in o.images if i.has_text)
+    texted = [with_text[n] for n in names]
+    total = [n for _, n in counts][::-1]
     figure = Figure(figsize=(10, 1.2 + 0.28 * len(names)), layout="constrained")
     axes = figure.add_subplot()
     axes.barh(names, texted, color=ACCENT, label="with text")
@@ -71,10 +75,14 @@ def sizes(o: Overview) -> Figure:
     kb = np.array([i.bytes for i in o.images]) / 1024
     figure = Figure(figsize=(10, 6.5), layout="constrained")
     (dims, aspect), (files, formats) = figure.subplots(2, 2)
+    # Thousands of dots overlap into the same picture; an SVG of every one would be megabytes.
+    shown = np.unique(np.linspace(0, o.count - 1, min(o.count, SCATTER_DOTS)).astype(int))
+    formats_shown = np.array([o.images[n].format for n in shown])
     for fmt, _ in o.tally("format"):
-        chosen = [i.format == fmt for i in o.images]
+        chosen = shown[formats_shown == fmt]
         dims.scatter(width[chosen], height[chosen], s=18, alpha=0.7, label=fmt)
-    dims.set(xlabel="width (px)", ylabel="height (px)", title="Dimensions")
+    sampled = f" ({len(shown):,} of {o.count:,} images)" if len(shown) < o.count else ""
+    dims.set(xlabel="width (px)", ylabel="height (px)", title=f"Dimensions{sampled}")
     dims.legend(frameon=False)
     aspect.hist(width / np.maximum(height, 1), bins=20, color=ACCENT)
     aspect.axvline(1, color=MUTED, linestyle="--")
@@ -127,10 +135,12 @@ def text(o: Overview) -> Figure:
     """Words per ad, the words in most ads, and the brands."""
     figure = Figure(figsize=(10, 4.8), layout="constrained")
     lengths, words, brands = figure.subplots(1, 3, width_ratios=(1, 1, 1.2))
-    counts = [i.words for i in o.images if i.has_text]
+    counts = [i.words for i in o.images if i.has_text and i.words is not None]
     lengths.hist(counts or [0], bins=15, color=ACCENT)
+    with_text = sum(i.has_text for i in o.images)
+    read = f", {len(counts):,} read" if len(counts) < with_text else ""
     lengths.set(xlabel="words read per ad (ads with text)", ylabel="ads",
-                title=f"Text in {len(counts)} of {o.count} ads")
+                title=f"Text in {with_text} of {o.count} ads{read}")
     _top_bars(words, o.top_words[:15], "ads", "Words in most ads")
     if o.brand_source == "labels.csv":
         names = [b for b, _, _ in o.brands][::-1]
@@ -175,8 +185,9 @@ def vector_map(o: Overview) -> Figure | None:
         axes.scatter(o.map_xy[at, 0], o.map_xy[at, 1], s=12, color=colours[name], label=name)
     if len(categories) <= 20:  # beyond that the colours repeat and the legend outgrows the map
         axes.legend(loc="center left", bbox_to_anchor=(1, 0.5), frameon=False, title="category")
-    step = max(1, len(o.map_paths) // MAP_THUMBS)
-    for path, (x, y) in list(zip(o.map_paths, o.map_xy))[::step]:
+    pictured = [(path, xy) for path, xy in zip(o.map_paths, o.map_xy) if path in o.thumbs]
+    step = max(1, len(pictured) // MAP_THUMBS)
+    for path, (x, y) in pictured[::step][:MAP_THUMBS]:
         if path in o.thumbs:
             picture = OffsetImage(o.thumbs[path], zoom=0.6)
             picture.get_children()[0].set_url(f"/view/{quote(path, safe='/')}")

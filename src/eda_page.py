@@ -1,5 +1,11 @@
 """The /EDA page: the overview's numbers (src/eda.py) with its figures (src/eda_figures.py), kept per state
-of the index, in memory and under CACHE_DIR/eda/, so only a changed index is computed again."""
+of the index, in memory and under CACHE_DIR/eda/, so only a changed index is computed again.
+
+Two keys say whether the kept page still holds: the store's write stamp (O(1): the page is reused in well
+under a millisecond until a point is written) and, once that changes, a fingerprint of every point's file
+fields (one scroll of the payloads, which the overview then reuses), so that a write which changes nothing
+the page shows (a graph build, a re-run of index) does not redraw it. The disk cache is keyed by the
+fingerprint alone: a write stamp does not outlive its process."""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from pathlib import Path
 from src import eda
 from src.atomic import write_atomically
 from src.settings import Settings
-from src.store import Store
+from src.store import FILE_FIELDS, Record, Store
 
 
 @dataclass
@@ -32,27 +38,34 @@ class EdaPages:
     """The page for the index as it is now; one per app (its memory holds only the latest state)."""
 
     def __init__(self) -> None:
-        self._memory: dict[str, EdaPage] = {}  # fingerprint -> page
+        self._page: EdaPage | None = None
+        self._key = ""  # the fingerprint of the page in memory
+        self._stamp = ""  # the quick key it was last found valid at
         self._lock = threading.Lock()  # one computation at a time: a second request waits, then hits the cache
 
     def page(self, settings: Settings, store: Store, refresh: bool = False) -> EdaPage:
         """From memory, else from CACHE_DIR/eda/, else computed (and drawn) afresh; refresh=True always
         computes. Raises StoreUnavailable."""
-        records = store.file_records() if store.count() else {}
-        if not records:
-            return EdaPage(points=0)
-        key = fingerprint(settings, store, records)
-        disk = Path(settings.cache_dir) / "eda" / f"{key}.json"
+        stamp = quick_key(settings, store)  # before anything is read: a write from now on shows as a change
         with self._lock:
-            if not refresh and key in self._memory:
-                return _with_source(self._memory[key], "memory")
+            if not refresh and self._page is not None and stamp == self._stamp:
+                return _with_source(self._page, "memory")
+            records = store.payloads(eda.FIELDS) if store.count() else []  # for the fingerprint and the overview
+            if not records:
+                return EdaPage(points=0)
+            key = fingerprint(settings, store, records)
+            disk = Path(settings.cache_dir) / "eda" / f"{key}.json"
+            if not refresh and self._page is not None and key == self._key:
+                self._stamp = stamp
+                return _with_source(self._page, "memory")
             if not refresh and (cached := _read(disk)) is not None:
-                self._remember(key, cached)
+                self._remember(key, stamp, cached)
                 return _with_source(cached, "disk")
             from src import eda_figures  # matplotlib only when something is drawn
 
             started = time.perf_counter()
-            overview = eda.collect(settings, store)
+            overview = eda.collect(settings, store, points=records)
+            del records
             result = EdaPage(
                 points=overview.count,
                 summary=eda.summary(overview),
@@ -63,30 +76,38 @@ class EdaPages:
             for old in disk.parent.glob("*.json"):  # an older state's page is never shown again
                 old.unlink(missing_ok=True)
             write_atomically(disk, json.dumps(asdict(result)).encode())
-            self._remember(key, result)
+            self._remember(key, stamp, result)
             return result
 
     def forget(self) -> None:
         with self._lock:
-            self._memory.clear()
+            self._page, self._key, self._stamp = None, "", ""
 
-    def _remember(self, key: str, page: EdaPage) -> None:
-        self._memory.clear()
-        self._memory[key] = page
+    def _remember(self, key: str, stamp: str, page: EdaPage) -> None:
+        self._page, self._key, self._stamp = page, key, stamp
 
 
-def fingerprint(settings: Settings, store: Store, records: dict[str, dict]) -> str:
+def quick_key(settings: Settings, store: Store) -> str:
+    """Changes whenever the store is written, the labels change or the overview's version does: what
+    the page shows may then differ (the fingerprint then says whether it does)."""
+    labels = Path(settings.dataset_dir) / "labels.csv"
+    stamp = (labels.stat().st_size, labels.stat().st_mtime_ns) if labels.is_file() else None
+    return json.dumps([eda.EDA_VERSION, eda.samples(), settings.collection, str(settings.dataset_dir), stamp,
+                       store.write_stamp()])
+
+
+def fingerprint(settings: Settings, store: Store, records: list[Record]) -> str:
     """Changes whenever what the page shows could: the points' files, content and OCR version (from
     their payloads), the model, the labels, and the overview's version."""
     state = store.state()
     labels = Path(settings.dataset_dir) / "labels.csv"
     stamp = (labels.stat().st_size, labels.stat().st_mtime_ns) if labels.is_file() else None
-    described = json.dumps(
-        [eda.EDA_VERSION, settings.collection, str(Path(settings.dataset_dir).resolve()), state.model, state.dim,
-         stamp, sorted(records.items())],
-        sort_keys=True, default=str,
-    )
-    return hashlib.sha256(described.encode()).hexdigest()[:32]
+    described = [eda.EDA_VERSION, eda.samples(), settings.collection, str(Path(settings.dataset_dir).resolve()),
+                 state.model, state.dim, stamp]
+    digest = hashlib.sha256(json.dumps(described, default=str).encode())
+    for record in sorted(records, key=lambda r: r.id):
+        digest.update(json.dumps([record.id, *(record.payload.get(f) for f in FILE_FIELDS)], default=str).encode())
+    return digest.hexdigest()[:32]
 
 
 def _read(path: Path) -> EdaPage | None:

@@ -13,17 +13,46 @@ from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
-# The only readers Pillow may try on any image that comes in (dataset files, uploads, query images): the
-# format is sniffed from the content by these alone, whatever the file's name says. Each decodes in Pillow
-# itself; formats such as EPS hand the file to an outside program (Ghostscript), which one looping 60-byte
-# file kept busy for ever.
-FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
-ACCEPTED = "JPEG, PNG, WebP, GIF or BMP"
-# Pillow's name of what a reader found -> its media type. MPO is a JPEG with several pictures in it, as
-# many cameras write them; the JPEG reader opens it.
-MEDIA_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
-               "GIF": "image/gif", "BMP": "image/bmp"}
+
+@dataclass(frozen=True)
+class ImageFormat:
+    shown: str  # its name in messages
+    media_type: str  # served with it
+    extensions: tuple[str, ...]  # the names of dataset files in it end so; a saved upload takes the first
+
+
+# The one list of the formats an image may come in, for dataset files, uploads and query images alike:
+# Pillow's reader -> the format. Only these readers may look at a file, and the format is sniffed from
+# the content by them alone, whatever the file's name says. Each decodes in Pillow itself; formats such
+# as EPS hand the file to an outside program (Ghostscript), which one looping 60-byte file kept busy for ever.
+FORMATS: dict[str, ImageFormat] = {
+    "JPEG": ImageFormat("JPEG", "image/jpeg", (".jpg", ".jpeg")),
+    "PNG": ImageFormat("PNG", "image/png", (".png",)),
+    "WEBP": ImageFormat("WebP", "image/webp", (".webp",)),
+    "GIF": ImageFormat("GIF", "image/gif", (".gif",)),
+    "BMP": ImageFormat("BMP", "image/bmp", (".bmp",)),
+}
+# What a reader may report finding besides its own name -> that reader. MPO is a JPEG with several
+# pictures in it, as many cameras write them; the JPEG reader opens it.
+VARIANTS = {"MPO": "JPEG"}
+
+
+def accepted_formats() -> str:
+    """The accepted formats for messages: "JPEG, PNG, WebP, GIF or BMP"."""
+    shown = [f.shown for f in FORMATS.values()]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def image_extensions() -> frozenset[str]:
+    """The file name endings of the accepted formats (".jpg", ".png", ...)."""
+    return frozenset(ext for f in FORMATS.values() for ext in f.extensions)
+
+
+def format_of(found: str) -> ImageFormat:
+    """The accepted format of what a reader reported (a name sniff_format or decode_image returns)."""
+    return FORMATS[VARIANTS.get(found, found)]
+
+
 # Time budget of one decode, checked each time the decoder asks for more of the file (every 64 KiB); with
 # the pixel budget it bounds what one image can cost. A 100-megapixel PNG decodes in about 2 s.
 DECODE_SECONDS = 10.0
@@ -34,6 +63,10 @@ MAX_PIXELS = 100_000_000
 
 class ImageError(Exception):
     """A file that cannot be used as an image; the message is the reason shown to users."""
+
+
+class NotAnAcceptedFormat(ImageError):
+    """Content that none of the accepted formats' readers recognises (the file may be empty)."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +97,14 @@ def find_images(root: Path) -> tuple[list[ImageFile], list[Skipped]]:
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
     real_root = root.resolve()
+    extensions = image_extensions()
     found: list[ImageFile] = []
     skipped: list[Skipped] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             abs_path = Path(dirpath) / name
-            if name.startswith(".") or abs_path.suffix.lower() not in IMAGE_EXTENSIONS:
+            if name.startswith(".") or abs_path.suffix.lower() not in extensions:
                 continue
             rel = abs_path.relative_to(root).as_posix()
             if not _is_utf8(rel):  # such a path cannot go into JSON: every page showing it would fail
@@ -110,7 +144,7 @@ def resolve_inside(root: Path, rel_path: str) -> Path | None:
         return None
     if not resolved.is_relative_to(Path(root).resolve()):
         return None
-    if resolved.suffix.lower() not in IMAGE_EXTENSIONS or not resolved.is_file():
+    if resolved.suffix.lower() not in image_extensions() or not resolved.is_file():
         return None
     return resolved
 
@@ -142,15 +176,15 @@ class _Deadline:
 
 
 def sniff_format(path: Path | BinaryIO) -> str:
-    """The format of an image file from its first bytes (one of FORMATS, or MPO); raises ImageError.
+    """The format of an image file from its first bytes (a key of FORMATS or VARIANTS); raises ImageError.
     Reads the header only, so it is cheap enough for every served file."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path, formats=FORMATS) as image:
-                return image.format or "unknown"
+            with Image.open(path, formats=list(FORMATS)) as image:
+                return _known(image.format)
     except UnidentifiedImageError:
-        raise ImageError(f"not a {ACCEPTED} image") from None
+        raise NotAnAcceptedFormat(f"not a {accepted_formats()} image") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(f"cannot decode: {exc}") from None
 
@@ -166,13 +200,12 @@ def decode_image(path: Path | BinaryIO, min_side: int | None = None,
     try:
         with warnings.catch_warnings(), _opened(path) as handle:
             warnings.simplefilter("ignore")  # Pillow warns about odd EXIF, palettes with alpha...
-            with Image.open(_Deadline(handle, seconds), formats=FORMATS) as image:
-                width, height = image.size
+            with Image.open(_Deadline(handle, seconds), formats=list(FORMATS)) as image:
+                width, height = image.size  # from the header: a bomb is refused before it is decoded
                 if width * height > MAX_PIXELS:
-                    raise ImageError(
-                        f"image too large: {width}x{height} pixels (limit {MAX_PIXELS // 1_000_000} megapixels)"
-                    )
-                fmt = image.format or "unknown"
+                    raise ImageError(f"too many pixels: {width}x{height} ({width * height / 1_000_000:.0f} "
+                                     f"megapixels), the limit is {MAX_PIXELS // 1_000_000} megapixels")
+                fmt = _known(image.format)
                 orientation = image.getexif().get(0x0112, 1)
                 if min_side and fmt == "JPEG":
                     image.draft("RGB", (min_side, min_side))
@@ -188,13 +221,13 @@ def decode_image(path: Path | BinaryIO, min_side: int | None = None,
         raise
     except UnidentifiedImageError:
         if _is_empty(path):
-            raise ImageError(f"not an image: the file is empty; choose a {ACCEPTED} file with the picture in it") \
-                from None
-        raise ImageError(f"not an image in an accepted format ({ACCEPTED}); the file's name does not count, "
-                         "its content does") from None
+            raise NotAnAcceptedFormat(f"not an image: the file is empty; choose a {accepted_formats()} file with "
+                                      "the picture in it") from None
+        raise NotAnAcceptedFormat(f"not an image in an accepted format ({accepted_formats()}); the file's name "
+                                  "does not count, its content does") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(f"cannot decode: {exc}; the file may be damaged or cut short: save it again as "
-                         f"{ACCEPTED}") from None
+                         f"{accepted_formats()}") from None
     if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: the upright size swaps
         width, height = height, width
     return DecodedImage(rgb, width, height, fmt)
@@ -214,6 +247,13 @@ def _shrunk(image: Image.Image, min_side: int | None) -> Image.Image:
     scale = min_side / min(image.size)
     size = (max(min_side, round(image.width * scale)), max(min_side, round(image.height * scale)))
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def _known(found: str | None) -> str:
+    """What a reader reported, if it is an accepted format (a reader may know variants we do not)."""
+    if found not in FORMATS and VARIANTS.get(found or "") not in FORMATS:
+        raise ImageError(f"not a {accepted_formats()} image ({found or 'an unknown variant'})")
+    return found or ""
 
 
 def _opened(source: Path | BinaryIO):

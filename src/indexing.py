@@ -25,11 +25,14 @@ from src.images import DecodedImage, ImageError, ImageFile, decode_image, file_s
 from src.labels import label_column
 from src.ocr import OcrError
 from src.store import BM25_VECTOR, IMAGE_VECTOR, TEXT_VECTOR, Point, SparseVector, Store, StoreUnavailable, Vectors
+from src.terms import VERSION as TERMS_VERSION
 from src.terms import document_vector
 from src.text_reading import Pending, TextReader
 
 # Without a model the image is decoded only for its size and format: a small decode will do.
 TEXT_ONLY_DECODE_SIDE = 224
+# Points whose BM25 vectors are rewritten per store call when the term rules change (no model, no OCR).
+REWEIGH_BATCH = 256
 
 
 @dataclass
@@ -38,6 +41,7 @@ class IndexReport:
     unchanged: int = 0
     updated: int = 0  # known content whose files were renamed, copied or touched
     reread: int = 0  # known content whose text was read again
+    reweighed: int = 0  # known content whose BM25 vector was made again by today's term rules
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     warnings: list[str] = field(default_factory=list)  # e.g. rows of labels.csv that could not be used
@@ -54,6 +58,8 @@ class IndexReport:
             parts.append(f"updated {self.updated}")
         if self.reread:
             parts.append(f"text re-read {self.reread}")
+        if self.reweighed:
+            parts.append(f"search terms rewritten {self.reweighed}")
         parts += [f"removed {self.removed}", f"failed {len(self.failed)}"]
         built = f", search index built in {self.index_seconds:.1f} s" if self.index_seconds is not None else ""
         lines = [", ".join(parts) + f" in {self.seconds:.1f} s{rate}{built}"]
@@ -126,6 +132,16 @@ def index_folder(
             if payload["ocr"] is not None:  # a failed re-read keeps the old text; it is reported and retried
                 store.update_text(pid, vectors, payload)
     report.reread = len(stale_text)
+
+    # 3b. Known content whose BM25 vector older term rules made (src/terms.py's VERSION): made again from
+    #     the text it holds, no OCR, its other vectors kept. A failed re-read above is retried first.
+    stale_terms = [pid for pid in contents if pid in stored and pid not in stale_text
+                   and stored[pid].get("terms") != TERMS_VERSION]
+    for number in range(0, len(stale_terms), REWEIGH_BATCH):
+        texts = store.texts_of(stale_terms[number : number + REWEIGH_BATCH])
+        store.update_words({pid: SparseVector(*document_vector(text)) if text else None for pid, text in texts.items()},
+                           {"terms": TERMS_VERSION})
+        report.reweighed += len(texts)
 
     # 4. Known content: keep its file list in step with the folder.
     for pid, record in stored.items():
@@ -237,8 +253,9 @@ class ContentWriter:
                 except OcrError as exc:
                     self.report.failed.append((self.contents[pid][0].path, f"OCR: {exc}"))
             texts[pid] = text
-            # "ocr": the engines (and their settings) that made the text; None: not read (yet).
-            payloads[pid] = {"text": text, "has_text": bool(text), "ocr": made_by}
+            # "ocr": the engines (and their settings) that made the text; None: not read (yet). "terms": the
+            # version of the term rules that made its BM25 vector.
+            payloads[pid] = {"text": text, "has_text": bool(text), "ocr": made_by, "terms": TERMS_VERSION}
         with_text = [pid for pid in pids if texts[pid]]
         words = {pid: SparseVector(*document_vector(texts[pid])) for pid in with_text}
         dense: dict[str, list[float]] = {}
@@ -356,13 +373,14 @@ def check_store(folder: Path, store: Store) -> StoreCheck:
     check = StoreCheck()
     state = store.state()
     try:
-        records = store.points()
+        records = store.payloads(["has_text"])
         check.points = len(records)
+        layouts = store.vector_layouts([record.id for record in records])  # in batches, not one call a point
         for record in records:
             wanted = {IMAGE_VECTOR} if state.has_images else set()
             if record.payload.get("has_text"):
                 wanted |= {BM25_VECTOR} | ({TEXT_VECTOR} if state.has_images else set())
-            if missing := wanted - store.vector_names(record.id):
+            if missing := wanted - layouts.get(record.id, set()):
                 check.missing_vectors[record.id] = missing
         stored = store.file_records()
     except StoreUnavailable as exc:
@@ -395,7 +413,8 @@ def repair_store(folder: Path, embedder: ClipEmbedder | None, store: Store, chec
     for pid, text in texts.items():
         dense = embedder.embed_texts([text])[0].tolist() if text and embedder is not None else None
         words = SparseVector(*document_vector(text)) if text else None
-        store.update_text(pid, Vectors(text=dense, bm25=words), {"text": text, "has_text": bool(text)})
+        store.update_text(pid, Vectors(text=dense, bm25=words),
+                          {"text": text, "has_text": bool(text), "terms": TERMS_VERSION})
     if texts:
         done.append(f"rebuilt the text vectors of {len(texts)} points from their stored text")
     for line in done:

@@ -1,12 +1,15 @@
-"""The server around the app: uvicorn with its limits set (request header size, connections, idle and slow
-connections), and the first lines `serve` prints, which say who may change what."""
+"""The server around the app: uvicorn with the connection limits of src/web/connections.py (connections at
+once, request head size and header count, slow heads and bodies), and the first lines `serve` prints,
+which say who may change what."""
 
 from __future__ import annotations
 
+import resource
+
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from src.settings import Settings
+from src.web.connections import ConnectionLimits, limited_protocol
 from src.web.guard import is_loopback
 
 
@@ -25,34 +28,36 @@ def first_lines(settings: Settings, host: str, port: int) -> list[str]:
     return lines
 
 
-def protocol_with_header_timeout(seconds: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol, closing a connection that has not sent a whole request head within seconds of
-    opening: uvicorn times out idle connections only after a first response, so connections that never
-    send (or send a header a minute) used to pile up until the process ran out of file descriptors."""
-
-    class HeaderTimeoutH11(H11Protocol):
-        def connection_made(self, transport):
-            super().connection_made(transport)
-            self._head_deadline = self.loop.call_later(seconds, self._close_if_no_request)
-
-        def _close_if_no_request(self) -> None:
-            if self.cycle is None and not self.transport.is_closing():
-                self.transport.close()
-
-        def connection_lost(self, exc):
-            self._head_deadline.cancel()
-            super().connection_lost(exc)
-
-    return HeaderTimeoutH11
-
-
 def serve(app, settings: Settings, host: str, port: int) -> None:
+    limits = ConnectionLimits(max_connections=settings.max_connections, max_header_kb=settings.max_header_kb,
+                              max_headers=settings.max_headers, head_seconds=settings.idle_timeout,
+                              min_body_rate_kb=settings.min_body_rate_kb)
+    enough_file_descriptors(settings.max_connections)
     uvicorn.run(
         app, host=host, port=port, log_level="info",
-        # h11 rather than httptools: h11 bounds the request line and headers (httptools read a 200 MB header whole).
-        http=protocol_with_header_timeout(settings.idle_timeout),
+        # h11 rather than httptools: h11 bounds the request line and headers (httptools read a 200 MB header
+        # whole); src/web/connections.py adds the other limits, the connection count among them (uvicorn's
+        # limit_concurrency would answer a plainer 503, and only once a request has come).
+        http=limited_protocol(limits),
         h11_max_incomplete_event_size=settings.max_header_kb * 1024,
-        limit_concurrency=settings.max_connections,  # beyond: 503 at once, instead of every request slowing
+        limit_concurrency=None,
         timeout_keep_alive=settings.idle_timeout,
         backlog=min(2048, settings.max_connections * 4),
     )
+
+
+# Files the process holds besides its connections: the store's segments, the model, logs, the worker pool.
+SPARE_FILE_DESCRIPTORS = 512
+
+
+def enough_file_descriptors(max_connections: int) -> None:
+    """Raises the soft limit on open files as far as MAX_CONNECTIONS needs (never above the hard limit),
+    so connections are refused with 503 at MAX_CONNECTIONS rather than reset when the descriptors run out."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = max_connections * 2 + SPARE_FILE_DESCRIPTORS  # twice: those being refused still hold one a moment
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < needed:
+            print(f"Warning: this process may open only {target} files; MAX_CONNECTIONS={max_connections} "
+                  f"needs about {needed}. Lower MAX_CONNECTIONS or raise the limit (ulimit -n).", flush=True)

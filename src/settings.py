@@ -104,10 +104,14 @@ class Settings(BaseSettings):
         45, "largest search request with an image (multipart or base64 JSON), in MB (413)", None)
     uploads_per_client: PositiveInt = setting(2, "uploads one client address may run at once (429 beyond)", None)
     max_connections: PositiveInt = setting(
-        200, "connections and requests served at once; beyond, new requests get 503", None)
-    max_header_kb: PositiveInt = setting(32, "largest request line and headers together, in KB", None)
+        200, "connections open at once; beyond, a new one gets 503 with Retry-After at once", None)
+    max_header_kb: PositiveInt = setting(32, "largest request line and headers together, in KB (431)", None)
+    max_headers: PositiveInt = setting(100, "most headers one request may have (431)", None)
     idle_timeout: PositiveInt = setting(
-        10, "seconds a connection may stay idle or take to send its request headers before it is closed", None)
+        10, "seconds a connection may stay idle, or take to send a request's line and headers, before it is "
+        "closed (408 if part of them came)", None)
+    min_body_rate_kb: PositiveInt = setting(
+        1, "slowest a request body may arrive, in KB/s, judged over each IDLE_TIMEOUT seconds (408)", None)
 
     @classmethod
     def settings_customise_sources(

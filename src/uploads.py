@@ -20,18 +20,15 @@ import os
 import re
 import threading
 import unicodedata
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path, PurePosixPath
 
-from PIL import Image, UnidentifiedImageError
-
 from src import images
 from src.disk import disk_error, is_disk_error
 from src.embedding import ClipEmbedder, ModelUnavailable
-from src.images import ImageError, ImageFile, decode_image, file_sha256
+from src.images import ImageError, ImageFile, NotAnAcceptedFormat, decode_image, file_sha256
 from src.indexing import ContentWriter, IndexReport, point_id, read_categories
 from src.settings import Settings
 from src.store import Store, StoreFull, StoreUnavailable
@@ -40,17 +37,8 @@ from src.text_reading import TextReader
 MEGABYTE = 1024 * 1024
 MAX_UPLOAD_BYTES = 20 * MEGABYTE
 MAX_FILES_PER_UPLOAD = 20
-MAX_PIXELS = images.MAX_PIXELS
 UPLOADS_FOLDER = "uploads"  # inside the dataset folder, then one folder per month
 MAX_STEM = 60
-# The only readers Pillow may try on uploads: fewer parsers see untrusted bytes.
-READERS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
-# Pillow's name of what a reader found -> the saved file's extension. MPO is a JPEG with several pictures
-# in it, as many cameras write them; the JPEG reader opens it.
-EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
-ACCEPTED = images.ACCEPTED
-SEND_ACCEPTED = f"send the picture as a {ACCEPTED} file"  # the next step of a rejected upload
-
 ADDED, DUPLICATE, REJECTED = "added", "duplicate", "rejected"
 PART = ".part"  # an upload being written and indexed: `.<final name>.part` beside its final name
 
@@ -72,7 +60,7 @@ class UploadOutcome:
 
 
 @dataclass(frozen=True)
-class _Checked:
+class Checked:
     """A file that passed every check and may be saved."""
 
     name: str
@@ -102,20 +90,20 @@ def add_images(
         raise UploadError(f"too many files: {len(files)}; at most {MAX_FILES_PER_UPLOAD} at a time")
     if embedder is None and reader is None:
         raise UploadError("uploads cannot be indexed: no image model is loaded and OCR is off")
-    checked = [_check(name, data) for name, data in files]  # outside the lock: decoding is the slow part
-    if not any(isinstance(item, _Checked) for item in checked):
+    checked = [check_file(name, data) for name, data in files]  # outside the lock: decoding is the slow part
+    if not any(isinstance(item, Checked) for item in checked):
         return [item for item in checked if isinstance(item, UploadOutcome)]  # every file was refused
 
     dataset = Path(settings.dataset_dir)
     with _one_at_a_time:
         _ready_collection(store, embedder)
-        indexed = store.paths_of(list({item.point_id for item in checked if isinstance(item, _Checked)}))
+        indexed = store.paths_of(list({item.point_id for item in checked if isinstance(item, Checked)}))
         folder = _uploads_folder(dataset)
-        first: dict[str, _Checked] = {}  # point id -> the file of this upload that brings the content
+        first: dict[str, Checked] = {}  # point id -> the file of this upload that brings the content
         saved: dict[str, ImageFile] = {}
         failed: dict[str, str] = {}  # point id -> why it was not added
         for item in checked:
-            if isinstance(item, _Checked) and item.point_id not in indexed and item.point_id not in first:
+            if isinstance(item, Checked) and item.point_id not in indexed and item.point_id not in first:
                 first[item.point_id] = item
                 try:
                     saved[item.point_id] = _save(dataset, _free_name(dataset, folder, item), item.data)
@@ -130,8 +118,8 @@ def add_images(
         failed |= not_written
         saved = {pid: _move_into_place(dataset, file) for pid, file in saved.items() if pid not in failed}
 
-    def outcome(item: _Checked | UploadOutcome) -> UploadOutcome:
-        if not isinstance(item, _Checked):
+    def outcome(item: Checked | UploadOutcome) -> UploadOutcome:
+        if not isinstance(item, Checked):
             return item
         pid = item.point_id
         if pid in indexed:
@@ -149,53 +137,44 @@ def add_images(
 
 
 # -- checks ------------------------------------------------------------------------------------------
-def _check(name: str, data: bytes) -> _Checked | UploadOutcome:
-    """Size, format sniffed from the content, pixel count from the header, then a full decode."""
+def check_file(name: str, data: bytes) -> Checked | UploadOutcome:
+    """Size, then the one decoder (src/images.py: the accepted formats sniffed from the content, the
+    pixel count from the header, then a full decode, so a truncated or corrupt file fails here, not later)."""
 
     def rejected(reason: str) -> UploadOutcome:
         return UploadOutcome(name, REJECTED, reason)
 
     if not data:
-        return rejected(f"empty file; {SEND_ACCEPTED}, with its content")
+        return rejected(f"empty file; {_send_accepted()}, with its content")
     if len(data) > MAX_UPLOAD_BYTES:
         return rejected(f"too large: {_megabytes(len(data))}, the limit is {_megabytes(MAX_UPLOAD_BYTES)}")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(BytesIO(data), formats=READERS) as image:  # reads the header only
-                fmt, (width, height) = image.format, image.size
-    except UnidentifiedImageError:
-        return rejected(_not_an_image(data))
-    except (OSError, SyntaxError, ValueError) as exc:
-        return rejected(f"cannot decode: {exc}; the file may be damaged or cut short: save it again as {ACCEPTED}")
-    if fmt not in EXTENSIONS:  # a variant of an accepted format that this program does not know
-        return rejected(f"not a {ACCEPTED} image ({fmt})")
-    if width * height > MAX_PIXELS:
-        return rejected(
-            f"too many pixels: {width}x{height} ({width * height / 1_000_000:.0f} megapixels), "
-            f"the limit is {MAX_PIXELS // 1_000_000} megapixels"
-        )
-    try:
-        decoded = decode_image(BytesIO(data))  # in full: a truncated or corrupt file fails here, not later
+        decoded = decode_image(BytesIO(data))
+    except NotAnAcceptedFormat:
+        return rejected(_not_accepted(data))
     except ImageError as exc:
         return rejected(str(exc))
-    if decoded.format != fmt:  # content two decoders read differently is not worth guessing about
-        return rejected(f"not a valid {fmt} image")
-    return _Checked(name, data, fmt, hashlib.sha256(data).hexdigest())
+    return Checked(name, data, decoded.format, hashlib.sha256(data).hexdigest())
 
 
-def _not_an_image(data: bytes) -> str:
-    """What content Pillow cannot read as an accepted format seems to be, for the message."""
+def _not_accepted(data: bytes) -> str:
+    """Why content no accepted reader recognises was refused, with what it seems to be where that helps."""
+    accepted = images.accepted_formats()
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"%pdf"):
-        return f"not an image (it looks like a PDF document); {SEND_ACCEPTED}"
+        return f"not an image (it looks like a PDF document); {_send_accepted()}"
     if b"<svg" in head:
-        return f"not a {ACCEPTED} image (it looks like an SVG drawing); export it as PNG first"
+        return f"not a {accepted} image (it looks like an SVG drawing); export it as PNG first"
     if head.startswith(b"<!doctype html") or b"<html" in head:
-        return f"not an image (it looks like an HTML page); {SEND_ACCEPTED}"
+        return f"not an image (it looks like an HTML page); {_send_accepted()}"
     if _is_text(data[:4096]):
-        return f"not an image (it looks like text); {SEND_ACCEPTED}"
-    return f"not a {ACCEPTED} image"
+        return f"not an image (it looks like text); {_send_accepted()}"
+    return f"not a {accepted} image"
+
+
+def _send_accepted() -> str:
+    """The next step of a rejected upload."""
+    return f"send the picture as a {images.accepted_formats()} file"
 
 
 def _is_text(sample: bytes) -> bool:
@@ -249,10 +228,10 @@ def safe_stem(name: str) -> str:
     return cleaned or "image"
 
 
-def _free_name(dataset: Path, folder: str, item: _Checked) -> str:
+def _free_name(dataset: Path, folder: str, item: Checked) -> str:
     """<folder>/<safe stem>-<hash>.<ext>, relative to the dataset folder. The hash keeps names of different
     content apart; it grows in the unlikely case that its first digits already name another file."""
-    stem, ext = safe_stem(item.name), EXTENSIONS[item.format]
+    stem, ext = safe_stem(item.name), images.format_of(item.format).extensions[0].lstrip(".")
     for digits in (8, 16):
         rel = f"{folder}/{stem}-{item.sha256[:digits]}.{ext}"
         if not (dataset / rel).exists() or _holds(dataset / rel, item.sha256):

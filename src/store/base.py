@@ -7,7 +7,17 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 
 from src.settings import Settings
-from src.store.schema import IMAGE_VECTOR, CollectionState, Hit, Point, Record, StoreUnavailable, Vectors, Where
+from src.store.schema import (
+    IMAGE_VECTOR,
+    CollectionState,
+    Hit,
+    Point,
+    Record,
+    SparseVector,
+    StoreUnavailable,
+    Vectors,
+    Where,
+)
 
 Notify = Callable[[str], None]
 
@@ -54,7 +64,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def points(self, vector: str | None = None) -> list[Record]:
-        """Every point with its payload and its dense `vector` (None: no vector): the collection overview."""
+        """Every point with its payload and its dense `vector` (None: no vector)."""
+
+    @abc.abstractmethod
+    def payloads(self, fields: Sequence[str]) -> list[Record]:
+        """Every point with these fields of its payload and no vector: the collection overview, whose
+        counts stay exact at sizes where reading every vector would not pay."""
+
+    @abc.abstractmethod
+    def write_stamp(self) -> str:
+        """A short string that changes whenever points are written, changed or removed, and stays the same
+        otherwise; O(1) at any size, so a page drawn from the collection (/EDA) can be reused until it
+        changes. Each opened store has its own (a restart gives a new one)."""
 
     @abc.abstractmethod
     def sample(self, vector: str, count: int) -> list[Record]:
@@ -62,8 +83,17 @@ class Store(abc.ABC):
         map and near-duplicates of a collection too large to read whole."""
 
     @abc.abstractmethod
+    def payloads_of(self, point_ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        """These fields of the payloads of those of the ids that are in the collection, no vectors (the
+        overview's sample of texts)."""
+
+    @abc.abstractmethod
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
         """point id -> shown path, for those of the ids that are in the collection."""
+
+    @abc.abstractmethod
+    def texts_of(self, point_ids: list[str]) -> dict[str, str]:
+        """point id -> its stored OCR text ("" when it has none), for those of the ids in the collection."""
 
     @abc.abstractmethod
     def by_path(self, path: str) -> Hit | None:
@@ -79,6 +109,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def update_text(self, point_id: str, vectors: Vectors, payload: dict) -> None:
         """New OCR text for a known image: replace its text vectors and text payload, keep its image vector."""
+
+    @abc.abstractmethod
+    def update_words(self, words: dict[str, SparseVector | None], payload: dict) -> None:
+        """New BM25 vectors for known points (the term rules changed): point id -> its vector (None: it has
+        no text, so no vector), its other vectors kept; payload is set on every one of them."""
 
     @abc.abstractmethod
     def update_payload(self, point_id: str, payload: dict) -> None: ...
@@ -112,9 +147,15 @@ class Store(abc.ABC):
     def vector(self, point_id: str, name: str = IMAGE_VECTOR) -> list[float]:
         """A point's stored vector ("more like this"); raises KeyError if there is none."""
 
-    @abc.abstractmethod
     def vector_names(self, point_id: str) -> set[str]:
         """Which vectors a point has (an image without text has no text vectors)."""
+        return self.vector_layouts([point_id]).get(point_id, set())
+
+    @abc.abstractmethod
+    def vector_layouts(self, point_ids: Sequence[str]) -> dict[str, set[str]]:
+        """point id -> the vectors it has, for those of the ids that are in the collection; read in
+        batches (`index --check` reads every point's, and every vector is read back, so a damaged
+        vector file shows)."""
 
     # -- errors --------------------------------------------------------------------------------
     @contextlib.contextmanager

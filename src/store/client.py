@@ -5,6 +5,7 @@ collections and for testing this code without a server). Each search is one quer
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator, Sequence
 
 from qdrant_client import QdrantClient, models
@@ -36,9 +37,12 @@ from src.store.schema import (
     Hit,
     Point,
     Record,
+    SparseVector,
     Vectors,
     Where,
 )
+
+LAYOUT_BATCH = 256  # points whose vectors one retrieve reads back (`index --check`)
 
 
 class ClientStore(Store):
@@ -47,6 +51,9 @@ class ClientStore(Store):
     def __init__(self, settings: Settings):
         super().__init__(settings)
         self._order_index = False  # the server's collection has its index for newest()
+        # Writes made through this store: the engine keeps no write counter that a client can read.
+        self._session = uuid.uuid4().hex[:8]
+        self._writes_made = 0
         with self._errors("open"):
             if settings.uses_server:
                 self.client = QdrantClient(
@@ -56,6 +63,16 @@ class ClientStore(Store):
             else:
                 settings.qdrant_path.mkdir(parents=True, exist_ok=True)
                 self.client = QdrantClient(path=str(settings.qdrant_path))
+
+    @contextlib.contextmanager
+    def _writing(self, action: str) -> Iterator[None]:
+        """A write: counted once it is done (or failed half-way), so a reader never pairs the new stamp
+        with the old points."""
+        try:
+            with self._errors(action):
+                yield
+        finally:
+            self._writes_made += 1
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -71,7 +88,7 @@ class ClientStore(Store):
 
     def create(self, model: str | None, dim: int | None) -> None:
         dense = models.VectorParams(size=dim, distance=models.Distance.COSINE, **self._scale()) if model else None
-        with self._errors("create the collection"):
+        with self._writing("create the collection"):
             if self.client.collection_exists(self.collection):
                 self.client.delete_collection(self.collection)
             self.client.create_collection(
@@ -136,6 +153,28 @@ class ClientStore(Store):
             return [Record(str(p.id), p.payload or {}, dense_of(p, vector))
                     for p in found]
 
+    def payloads(self, fields: Sequence[str]) -> list[Record]:
+        with self._errors("read the collection"):
+            if not self.client.collection_exists(self.collection):
+                return []
+            return [Record(str(p.id), p.payload or {}) for p in self._scroll(with_payload=list(fields),
+                                                                               with_vectors=False)]
+
+    def write_stamp(self) -> str:
+        """This process's writes, and on a server its count of points and segments. Local mode allows one
+        process per folder, so its count of writes sees every one. On a server another process's write
+        shows when it changes the count of points or segments (new or removed points do, and the
+        optimizer's merges); a payload edited by another process alone shows after this process's next
+        write or restart, or the page's Refresh."""
+        own = f"{self._session}-{self._writes_made}"
+        if not self.settings.uses_server:
+            return own
+        with self._errors("read the collection"):
+            if not self.client.collection_exists(self.collection):
+                return f"{own}-none"
+            info = self.client.get_collection(self.collection)
+        return f"{own}-{info.points_count}-{info.segments_count}-{info.indexed_vectors_count}"
+
     def sample(self, vector: str, count: int) -> list[Record]:
         with self._errors("read a sample of the collection"):
             if not self.client.collection_exists(self.collection):
@@ -152,12 +191,30 @@ class ClientStore(Store):
             if offset is None:
                 return
 
+    def payloads_of(self, point_ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        found: list[Record] = []
+        for start in range(0, len(point_ids), 1000):
+            with self._errors("read points"):
+                if not self.client.collection_exists(self.collection):
+                    return []
+                records = self.client.retrieve(self.collection, ids=list(point_ids[start:start + 1000]),
+                                               with_payload=list(fields), with_vectors=False)
+            found += [Record(str(r.id), r.payload or {}) for r in records]
+        return found
+
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
         with self._errors("look up images"):
             if not point_ids or not self.client.collection_exists(self.collection):
                 return {}
             found = self.client.retrieve(self.collection, ids=point_ids, with_payload=["path"], with_vectors=False)
         return {str(p.id): (p.payload or {}).get("path", "") for p in found}
+
+    def texts_of(self, point_ids: list[str]) -> dict[str, str]:
+        with self._errors("read the text of images"):
+            if not point_ids or not self.client.collection_exists(self.collection):
+                return {}
+            found = self.client.retrieve(self.collection, ids=point_ids, with_payload=["text"], with_vectors=False)
+        return {str(p.id): (p.payload or {}).get("text") or "" for p in found}
 
     def by_path(self, path: str) -> Hit | None:
         with self._errors("look up an image"):
@@ -176,7 +233,7 @@ class ClientStore(Store):
     def upsert(self, points: list[Point]) -> None:
         if not points:
             return
-        with self._errors("write points"):
+        with self._writing("write points"):
             self.client.upsert(
                 self.collection,
                 points=[models.PointStruct(id=p.id, vector=_vectors(p.vectors), payload=p.payload) for p in points],
@@ -184,7 +241,7 @@ class ClientStore(Store):
             )
 
     def update_text(self, point_id: str, vectors: Vectors, payload: dict) -> None:
-        with self._errors("update a point"):
+        with self._writing("update a point"):
             self.client.delete_vectors(
                 self.collection, vectors=[TEXT_VECTOR, BM25_VECTOR], points=[point_id], wait=True)
             if vectors:
@@ -193,14 +250,24 @@ class ClientStore(Store):
                 )
             self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
 
+    def update_words(self, words: dict[str, SparseVector | None], payload: dict) -> None:
+        if not words:
+            return
+        with self._errors("update points"):
+            vectors = [models.PointVectors(id=pid, vector=_vectors(Vectors(bm25=vector)))
+                       for pid, vector in words.items() if vector is not None]
+            if vectors:
+                self.client.update_vectors(self.collection, points=vectors, wait=True)
+            self.client.set_payload(self.collection, payload=payload, points=list(words), wait=True)
+
     def update_payload(self, point_id: str, payload: dict) -> None:
-        with self._errors("update a point"):
+        with self._writing("update a point"):
             self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
 
     def delete(self, point_ids: list[str]) -> None:
         if not point_ids:
             return
-        with self._errors("delete points"):
+        with self._writing("delete points"):
             self.client.delete(self.collection, points_selector=models.PointIdsList(points=point_ids), wait=True)
 
     def search(
@@ -266,10 +333,14 @@ class ClientStore(Store):
             raise KeyError(point_id)
         return vector
 
-    def vector_names(self, point_id: str) -> set[str]:
-        with self._errors("read a point"):
-            found = self.client.retrieve(self.collection, ids=[point_id], with_payload=False, with_vectors=True)
-        return set(named_vectors(found[0])) if found else set()
+    def vector_layouts(self, point_ids: Sequence[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(point_ids), LAYOUT_BATCH):
+            with self._errors("read points"):
+                records = self.client.retrieve(self.collection, ids=list(point_ids[start:start + LAYOUT_BATCH]),
+                                               with_payload=False, with_vectors=True)
+            found |= {str(r.id): set(named_vectors(r)) for r in records}
+        return found
 
 
 def _vectors(vectors: Vectors) -> dict:

@@ -55,6 +55,7 @@ from src.store.schema import (
     Hit,
     Point,
     Record,
+    SparseVector,
     StoreDamaged,
     StoreFull,
     StoreUnavailable,
@@ -69,6 +70,7 @@ MIN_VECTORS_TO_BUILD = 5000
 # The engine builds a graph for a segment once its vectors take this much space (Qdrant's default).
 INDEXING_THRESHOLD_KB = 10_000
 SCROLL_PAGE = 1000
+LAYOUT_BATCH = 256  # points whose vectors one retrieve reads back (`index --check`): ~1 MB of floats
 # The engine writes through memory-mapped files that it grows sparse (its write-ahead log in 32 MB
 # segments, vectors in 32 MB chunks): a write that lands on a page the full disk cannot back kills the
 # process with SIGBUS, with no error to catch. So every write first checks that the disk can back what
@@ -94,6 +96,8 @@ class EdgeStore(Store):
         self._gate = SwapGate()  # searches run together, but never on a shard being swapped out
         self._replay: list | None = None  # writes made while a copy is being indexed
         self._generation = 0  # bumped by create(): a copy of an older collection is never swapped in
+        self._session = uuid.uuid4().hex[:8]
+        self._writes_made = 0  # writes, creates and swaps so far: write_stamp()
         # Query-time levers (benchmarks/store_speed.py measures each): HNSW's candidate list, and how deep
         # the BM25 channel feeds the fusion (None: as deep as the dense channels).
         self.hnsw_ef: int | None = HNSW_EF
@@ -151,7 +155,7 @@ class EdgeStore(Store):
             sparse_vectors={BM25_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
             optimizers=edge.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB),
         )
-        with self._errors("create the collection"), self._writes, self._gate.swapping():
+        with self._errors("create the collection"), self._writes, self._gate.swapping(), self._counted():
             self._check_space("create the collection")
             self._generation += 1
             if self._shard is not None:
@@ -228,7 +232,7 @@ class EdgeStore(Store):
                         notify(f"warning: building the search index failed ({outcome}); searches stay "
                                "exhaustive until the next index run builds it")
                     return False
-                with self._writes, self._gate.swapping():
+                with self._writes, self._gate.swapping(), self._counted():
                     if generation != self._generation:
                         return False  # the collection was recreated meanwhile
                     shard.close()
@@ -262,6 +266,15 @@ class EdgeStore(Store):
             return [Record(str(r.id), r.payload or {}, dense_of(r, vector))
                     for r in found]
 
+    def payloads(self, fields: Sequence[str]) -> list[Record]:
+        with self._reading("read the collection") as shard:
+            return [Record(str(r.id), r.payload or {}) for r in self._scroll(shard, with_payload=list(fields))]
+
+    def write_stamp(self) -> str:
+        # The folder is locked to this process, so its own count of writes sees every one; a restart
+        # starts a new count under a new session (the page cache then checks its fingerprint).
+        return f"{self._session}-{self._writes_made}"
+
     def sample(self, vector: str, count: int) -> list[Record]:
         request = edge.QueryRequest(query=edge.Sample.Random, limit=count, with_payload=["path"], with_vector=[vector])
         with self._reading("read a sample of the collection") as shard:
@@ -277,12 +290,28 @@ class EdgeStore(Store):
             if offset is None:
                 return
 
+    def payloads_of(self, point_ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        found: list[Record] = []
+        for start in range(0, len(point_ids), SCROLL_PAGE):
+            batch = list[int | uuid.UUID | str](point_ids[start:start + SCROLL_PAGE])
+            with self._reading("read points") as shard:
+                records = shard.retrieve(batch, with_payload=list(fields), with_vector=False) if shard else []
+            found += [Record(str(r.id), r.payload or {}) for r in records]
+        return found
+
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
         with self._reading("look up images") as shard:
             if not point_ids or shard is None:
                 return {}
             found = shard.retrieve(list[int | uuid.UUID | str](point_ids), with_payload=["path"], with_vector=False)
         return {str(r.id): (r.payload or {}).get("path", "") for r in found}
+
+    def texts_of(self, point_ids: list[str]) -> dict[str, str]:
+        with self._reading("read the text of images") as shard:
+            if not point_ids or shard is None:
+                return {}
+            found = shard.retrieve(list[int | uuid.UUID | str](point_ids), with_payload=["text"], with_vector=False)
+        return {str(r.id): (r.payload or {}).get("text") or "" for r in found}
 
     def by_path(self, path: str) -> Hit | None:
         with self._reading("look up an image") as shard:
@@ -310,6 +339,15 @@ class EdgeStore(Store):
             operations.append(edge.UpdateOperation.update_vectors([edge.PointVectors(point_id, _vectors(vectors))]))
         operations.append(edge.UpdateOperation.set_payload([point_id], payload))
         self._write("update a point", *operations)
+
+    def update_words(self, words: dict[str, SparseVector | None], payload: dict) -> None:
+        if not words:
+            return
+        vectors = [edge.PointVectors(pid, _vectors(Vectors(bm25=vector))) for pid, vector in words.items()
+                   if vector is not None]
+        operations = [edge.UpdateOperation.update_vectors(vectors)] if vectors else []
+        operations.append(edge.UpdateOperation.set_payload(list[int | uuid.UUID | str](words), payload))
+        self._write("update points", *operations)
 
     def update_payload(self, point_id: str, payload: dict) -> None:
         self._write("update a point", edge.UpdateOperation.set_payload([point_id], payload))
@@ -387,10 +425,14 @@ class EdgeStore(Store):
             raise KeyError(point_id)
         return vector
 
-    def vector_names(self, point_id: str) -> set[str]:
-        with self._reading("read a point") as shard:
-            found = shard.retrieve([point_id], with_payload=False, with_vector=True) if shard else []
-        return set(named_vectors(found[0])) if found else set()
+    def vector_layouts(self, point_ids: Sequence[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(point_ids), LAYOUT_BATCH):
+            batch = list[int | uuid.UUID | str](point_ids[start:start + LAYOUT_BATCH])
+            with self._reading("read points") as shard:
+                records = shard.retrieve(batch, with_payload=False, with_vector=True) if shard else []
+            found |= {str(r.id): set(named_vectors(r)) for r in records}
+        return found
 
     # -- access --------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -399,7 +441,7 @@ class EdgeStore(Store):
             yield self._shard
 
     def _write(self, action: str, *operations) -> None:
-        with self._errors(action), self._writes:
+        with self._errors(action), self._writes, self._counted():
             if self._shard is None:
                 raise StoreUnavailable(f"could not {action}: the collection does not exist; run `index` first")
             self._check_space(action)
@@ -408,6 +450,15 @@ class EdgeStore(Store):
                 if self._replay is not None:
                     self._replay.append(operation)
 
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        """A change to the points: counted once it is done (or failed half-way), so that a reader never
+        pairs the new stamp with the old points."""
+        try:
+            yield
+        finally:
+            self._writes_made += 1
 
     def _check_space(self, action: str) -> None:
         """Raise StoreFull, before anything is written, when the disk cannot back a write (a batch is

@@ -13,8 +13,9 @@ IMAGE_VECTOR = "image"  # CLIP image embedding
 TEXT_VECTOR = "text"  # CLIP text embedding of the ad's OCR text
 BM25_VECTOR = "bm25"  # sparse term weights of the OCR text; Qdrant applies IDF
 DENSE_VECTORS = (IMAGE_VECTOR, TEXT_VECTOR)
-# Payload fields the indexer compares to decide what changed on disk.
-FILE_FIELDS = ["path", "folder", "category", "duplicates", "bytes", "mtime_ns", "sha256", "ocr"]
+# Payload fields the indexer compares to decide what changed on disk, and which OCR settings ("ocr") and
+# term rules ("terms", src/terms.py's VERSION) made a point's text and BM25 vector.
+FILE_FIELDS = ["path", "folder", "category", "duplicates", "bytes", "mtime_ns", "sha256", "ocr", "terms"]
 # Payload fields a search result carries: what a result shows and filters on. Asking for these rather
 # than the whole payload halved the engine's time for a page of results at 100k points.
 RESULT_FIELDS = ["path", "width", "height", "text", "category", "has_text"]

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
 from src.disk import disk_error, is_disk_error
-from src.images import MEDIA_TYPES, ImageError, sniff_format
+from src.images import ImageError, format_of, sniff_format
 from src.thumbnails import thumbnail
 from src.uploads import UploadError
 from src.web import rendering, services
@@ -99,7 +99,7 @@ def undo_remove(path: str = Form(...), backend: Backend = Depends(get_backend)) 
 def full_image(path: str, backend: Backend = Depends(get_backend)):
     source = services.dataset_file(backend.settings, path)
     try:  # the type the content has, whatever the name says; with nosniff, the browser keeps to it
-        media_type = MEDIA_TYPES[sniff_format(source)]
+        media_type = format_of(sniff_format(source)).media_type
     except ImageError as exc:
         raise HTTPException(415, f"this file cannot be shown: {exc}") from None
     return FileResponse(source, media_type=media_type)
@@ -117,7 +117,7 @@ async def thumb(path: str, backend: Backend = Depends(get_backend), cpu: CpuPool
         if not is_disk_error(exc):
             raise
         log.warning("%s", disk_error(exc, "a thumbnail", backend.settings.cache_dir))
-        return FileResponse(source, media_type=MEDIA_TYPES.get(sniff_format(source)),
+        return FileResponse(source, media_type=format_of(sniff_format(source)).media_type,
                             headers={"Cache-Control": "no-store"})
     return FileResponse(cached, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
@@ -129,7 +129,7 @@ def query_image(key: str, backend: Backend = Depends(get_backend)):
     if source is None:
         raise HTTPException(404, "this image is no longer kept; search with it again")
     try:  # it came from a user: served as the type its content has, never as the name or client said
-        media_type = MEDIA_TYPES[sniff_format(source)]
+        media_type = format_of(sniff_format(source)).media_type
     except ImageError as exc:
         raise HTTPException(415, f"this file cannot be shown: {exc}") from None
     return FileResponse(source, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})

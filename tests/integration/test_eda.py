@@ -191,3 +191,51 @@ def test_notebook_runs_top_to_bottom(indexed, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 7
     assert "'images': 7" in outputs[0]["data"]["text/plain"]
+
+
+def test_sampled_page_counts_exactly_and_says_what_is_sampled(indexed, embedder, monkeypatch):
+    """Above each sample size the page says which figures come from a sample and of how many; the counts
+    read from the payloads stay exact, and only the sampled images are decoded."""
+    monkeypatch.setattr(eda, "IMAGE_SAMPLE", 3)
+    monkeypatch.setattr(eda, "TEXT_SAMPLE", 4)
+    monkeypatch.setattr(eda, "VECTOR_SAMPLE", 5)
+    with open_store(indexed) as store:
+        o = eda.collect(indexed, store)
+    assert sum(i.brightness is not None for i in o.images) == 3 and len(o.thumbs) == 3
+    assert set(o.thumbs) <= set(o.map_paths)  # the decoded images are on the map, where their thumbnails show
+    assert dict(o.tally("category")) == {"coffee": 4, "banking": 1, "cameras": 1, "plain": 1}
+    assert o.brands[0][:2] == ("Brewhaven Coffee", 3)  # ads per brand: all of them, from labels.csv
+    with TestClient(create_app(indexed, embedder)) as client:
+        page = client.get("/EDA").text
+    assert "random sample of 3 of the 7 images" in page and "random sample of 4 of the 7 ads" in page
+    assert "random sample of 5 of the 7 images: pairs outside it are not listed" in page
+    assert "7 indexed images" in page and "6 of 7 ads" in page and page.count("<svg") == 7
+
+
+def test_small_collection_says_nothing_is_sampled(indexed, embedder):
+    with TestClient(create_app(indexed, embedder)) as client:
+        page = client.get("/EDA").text
+    assert "random sample" not in page and "sample-note" not in page
+
+
+@pytest.mark.parametrize("engine", ["edge", "qdrant-client"])
+def test_cached_page_is_kept_until_a_write(indexed, embedder, calls, tmp_path, engine, monkeypatch):
+    """Until the store is written the page comes from memory without reading the collection (its write
+    stamp says nothing changed); a write makes it look again, and a change it shows is computed."""
+    settings = Settings.load(environ={}, clip_model=indexed.clip_model, dataset_dir=indexed.dataset_dir,
+                             qdrant_path=tmp_path / "q", text_dir=indexed.text_dir, cache_dir=tmp_path / "cache",
+                             embedded_engine=engine)
+    index(settings, embedder)  # OCR from the cache
+    pages = EdaPages()
+    with open_store(settings) as store:
+        assert pages.page(settings, store).source == "computed" and len(calls) == 1
+        read = store.payloads
+        with monkeypatch.context() as patched:
+            patched.setattr(store, "payloads", lambda fields: pytest.fail("read the collection for a cached page"))
+            assert pages.page(settings, store).source == "memory"
+        point_id = next(r.id for r in read(["category"]) if r.payload["category"] == "coffee")
+        store.update_payload(point_id, {"category": "coffee"})  # a write that changes nothing shown
+        assert pages.page(settings, store).source == "memory" and len(calls) == 1
+        store.update_payload(point_id, {"category": "renamed"})
+        changed = pages.page(settings, store)
+    assert changed.source == "computed" and len(calls) == 2 and changed.summary["categories"] == 5

@@ -1,8 +1,10 @@
 """The labelled real-ads dev set: relevance rules over scene tags and descriptions, the query file for
-../shared/ads-sample, and the make target that evaluates it (which skips where the ads are absent)."""
+../shared/ads-sample, and the make target that evaluates it and the before/after comparison (both skip
+where the ads are absent)."""
 
 import os
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -72,3 +74,13 @@ def test_the_make_target_skips_clearly_without_the_real_ads(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert f"skipped: no labelled real ads at {tmp_path / 'absent'}/images" in done.stdout
+
+
+def test_the_before_after_comparison_skips_clearly_without_the_real_ads(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "benchmarks/ads_sample_compare.py", "--ads", str(tmp_path / "absent"),
+         "--out", str(tmp_path / "compare.md")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"skipped: no labelled real ads at {tmp_path / 'absent'}" in done.stdout
+    assert not (tmp_path / "compare.md").exists()

@@ -2,6 +2,7 @@
 escaping, the Content-Security-Policy, and the Qdrant API key never leaving the process. Everything runs
 against the real app over a real embedded Qdrant (or a closed port), with the tiny random CLIP."""
 
+import base64
 import io
 import json
 import logging
@@ -175,6 +176,44 @@ def test_an_html_file_sent_as_png_is_rejected_and_a_png_named_txt_is_taken_as_pn
     assert served.headers["content-type"] == "image/png" and served.content == png(9)
     assert served.headers["x-content-type-options"] == "nosniff"
     assert client.get(f"/api/images/{quote(outcomes[1]['path'])}").json()["format"] == "PNG"
+
+
+# Formats Pillow reads that the one decoder does not accept: they used to be taken as query images.
+OTHER_FORMATS = {"TIFF": "tif", "ICO": "ico", "TGA": "tga", "PCX": "pcx", "PPM": "ppm"}
+
+
+def picture_in(fmt: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 40, 40)).save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_tiff_ico_tga_pcx_and_ppm_are_refused_as_query_images_and_uploads(client, settings, fmt):
+    data = picture_in(fmt)
+    part = {"image": ("query.jpg", data, "image/jpeg")}
+    answers = {
+        "query image, API": client.post("/api/search", files=part, params={"mode": "image"}),
+        "query image, page": client.post("/index", files=part, data={"mode": "image"}),
+        "combined query": client.post("/api/query", json={"parts": [{"image": base64.b64encode(data).decode()}]}),
+    }
+    for way, answer in answers.items():
+        assert answer.status_code == 422, (way, answer.status_code, answer.text[:300])
+        assert "JPEG, PNG, WebP, GIF or BMP" in answer.text, (way, answer.text[:300])
+    [outcome] = client.post("/api/images", files={"files": (f"ad.{OTHER_FORMATS[fmt]}", data)}).json()["outcomes"]
+    assert (outcome["status"], outcome["message"]) == ("rejected", "not a JPEG, PNG, WebP, GIF or BMP image")
+    assert not (settings.dataset_dir / "uploads").exists()
+
+
+def test_tiff_ico_tga_pcx_and_ppm_named_like_jpegs_in_the_folder_are_skipped_saying_why(settings, embedder):
+    for fmt in OTHER_FORMATS:
+        (settings.dataset_dir / f"{fmt.lower()}.jpg").write_bytes(picture_in(fmt))
+    with open_store(settings) as store:
+        report = index_folder(settings.dataset_dir, embedder, store, progress=False)
+        assert store.count() == 8  # the fixture's images, none of these
+    failed = dict(report.failed)
+    assert sorted(failed) == sorted(f"{fmt.lower()}.jpg" for fmt in OTHER_FORMATS)
+    assert all("not an image in an accepted format (JPEG, PNG, WebP, GIF or BMP)" in r for r in failed.values())
 
 
 # -- no path traversal, no symlink escape -------------------------------------------------------------

@@ -45,6 +45,34 @@ def test_create_records_schema_model_and_dim(store):
     assert not state.matches("model-a", 16)
 
 
+def test_write_stamp_changes_with_every_write_and_only_then(tmp_path, engine):
+    """The stamp /EDA's cached page is kept by: the same while only reads happen, new after each kind of
+    write, and new when the store is opened again (its writes were not seen)."""
+    settings = engine_settings(tmp_path / "q", engine)
+    ids = [f"00000000-0000-0000-0000-00000000000{i}" for i in range(3)]
+    seen = []
+    with open_store(settings) as store:
+        seen.append(store.write_stamp())
+        store.create("m", 8)
+        seen.append(store.write_stamp())
+        store.upsert([Point(pid, Vectors(image=unit(i)), {"path": f"{i}.jpg"}) for i, pid in enumerate(ids)])
+        seen.append(store.write_stamp())
+        store.search(Vectors(image=unit(1)), 2)
+        store.payloads(["path"])
+        store.sample("image", 2)
+        assert store.write_stamp() == seen[-1]  # reads change nothing
+        store.update_payload(ids[0], {"path": "renamed.jpg"})
+        seen.append(store.write_stamp())
+        store.update_text(ids[1], Vectors(bm25=SparseVector([1], [1.0])), {"text": "b", "has_text": True})
+        seen.append(store.write_stamp())
+        store.delete([ids[2]])
+        seen.append(store.write_stamp())
+        assert store.payloads(["path"])[0].payload.keys() == {"path"}
+    assert len(set(seen)) == len(seen), seen
+    with open_store(settings) as store:
+        assert store.write_stamp() not in seen
+
+
 def test_upsert_search_payload_delete(store):
     store.create("m", 8)
     ids = [f"00000000-0000-0000-0000-00000000000{i}" for i in range(5)]

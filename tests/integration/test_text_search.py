@@ -157,7 +157,8 @@ def test_without_a_model_the_text_is_indexed_and_images_are_added_later(read_ads
                              qdrant_path=settings.qdrant_path, text_dir=settings.text_dir)
     with TestClient(create_app(no_model)) as client:
         results = client.get("/api/search", params={"q": "brewhaven"}).json()["results"]
-        assert {r["path"] for r in results} == {"coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-03.jpg"}
+        # The two ads that print the word first; ads sharing only letter trigrams with it may follow.
+        assert {r["path"] for r in results[:2]} == {"coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-03.jpg"}
         assert "words in the ads only" in client.get("/index").text
 
     cached = sorted(p.stat().st_mtime_ns for p in settings.text_dir.rglob("*.json"))
