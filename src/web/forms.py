@@ -42,6 +42,7 @@ class SearchForm:
     mode: str = DEFAULT_MODE
     category: str = ""
     has_text: str = ""
+    folder: str = Query("", description="the folder the images are in (its path in the image folder)")
     orientation: str = Query("", description="portrait, landscape or square")
     size: str = Query("", description="small (under 0.4 megapixels), medium or large (2.5 megapixels or more)")
     colour: str = Query("", description="the dominant colour: " + ", ".join(LOOK_FILTERS["colour"]))
@@ -80,6 +81,7 @@ class SearchForm:
     def where(self) -> dict:
         """The payload filters, all inside the one query; a look filter it does not offer is a QueryError."""
         where = ({"category": self.category} if self.category else {}) | ({"has_text": True} if self.has_text else {})
+        where |= {"folder": self.folder} if self.folder else {}
         for field in LOOK_FILTERS:
             where |= look_filter(field, getattr(self, field))
         return where
@@ -89,12 +91,14 @@ class SearchForm:
         return {field: getattr(self, field).strip().lower() for field in LOOK_FILTERS if getattr(self, field).strip()}
 
     def looks_shown(self) -> str:
-        """The look filters set, for the page's lines: ", portrait, red, png" ("" for none)."""
-        return "".join(f", {value}" for value in self.looks().values())
+        """The folder and look filters set, for the page's lines: ", portrait, red, png" ("" for none)."""
+        folder = f", in folder {self.folder}" if self.folder else ""
+        return folder + "".join(f", {value}" for value in self.looks().values())
 
     def unfiltered(self) -> str:
         """The query string of the same search without its filters."""
-        return self.query_string(offset="", category="", has_text="", min_score="", **dict.fromkeys(LOOK_FILTERS, ""))
+        return self.query_string(offset="", category="", has_text="", min_score="", folder="",
+                                 **dict.fromkeys(LOOK_FILTERS, ""))
 
     def parts(self) -> list[Part]:
         parts = []
@@ -106,7 +110,7 @@ class SearchForm:
 
     def query_string(self, **changes) -> str:
         fields = {"q": self.q, "not": self.negative, "like": self.like, "k": self.k, "offset": self.offset,
-                  "mode": self.mode, "category": self.category, "has_text": self.has_text,
+                  "mode": self.mode, "category": self.category, "has_text": self.has_text, "folder": self.folder,
                   **{field: getattr(self, field) for field in LOOK_FILTERS},
                   "min_score": self.min_score, "show_duplicates": self.show_duplicates,
                   "image_key": self.image_key} | changes
@@ -129,6 +133,7 @@ class CombinedQuery(BaseModel):
     mode: str = DEFAULT_MODE
     category: str = ""
     has_text: bool = False
+    folder: str = Field("", description="the folder the images are in (its path in the image folder)")
     orientation: str = Field("", description="portrait, landscape or square")
     size: str = Field("", description="small, medium or large")
     colour: str = Field("", description="the dominant colour: " + ", ".join(LOOK_FILTERS["colour"]))
@@ -140,7 +145,8 @@ class CombinedQuery(BaseModel):
         """The same options as the page's form: one search call serves both."""
         return SearchForm(q="", negative="", like="", k=str(self.k), offset=str(self.offset), mode=self.mode,
                           category=self.category, has_text="1" if self.has_text else "",
-                          orientation=self.orientation, size=self.size, colour=self.colour, format=self.format,
+                          folder=self.folder, orientation=self.orientation, size=self.size, colour=self.colour,
+                          format=self.format,
                           min_score="" if self.min_score is None else str(self.min_score),
                           show_duplicates="1" if self.show_duplicates else "", image_key="")
 

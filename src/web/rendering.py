@@ -18,7 +18,15 @@ from src.store import StoreUnavailable
 from src.web.backend import Backend
 from src.web.forms import K_CHOICES, SearchForm
 from src.web.guard import access_context, form_token_input
-from src.web.services import browse, images_usable, keep_query_image, run_search, source_image, text_only_reason
+from src.web.services import (
+    browse,
+    folder_choices,
+    images_usable,
+    keep_query_image,
+    run_search,
+    source_image,
+    text_only_reason,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=ROOT / "templates", context_processors=[access_context])
@@ -126,6 +134,7 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
         context["points"] = backend.read(lambda store: store.count(), None)
         context["categories"] = categories
         context["looks"] = look_choices(backend, form)
+        context["folders"] = folder_choices(backend, categories, form.folder)
     return templates.TemplateResponse(
         request, "_results.html" if partial else "index.html", context, status_code=status
     )
@@ -139,7 +148,7 @@ def api_results(form: SearchForm, page: ResultPage) -> JSONResponse:
         "k": form.k_value(),
         "offset": form.offset_value(),
         "mode": form.mode,
-        "filters": {"category": form.category or None, "has_text": bool(form.has_text)}
+        "filters": {"category": form.category or None, "folder": form.folder or None, "has_text": bool(form.has_text)}
                    | {field: form.looks().get(field) for field in LOOK_FILTERS},
         "next_offset": page.next_offset,  # the offset of the next page; null on the last
         "results": [

@@ -33,6 +33,7 @@ def run_search(
     images_ok: whether picture search works, when the caller already knows (one store look-up)."""
     backend.ensure_model()  # the first search waits for the start-up load, so it knows how it went
     check_category(backend, form.category)
+    check_folder(backend, form.folder)
     # Without a model, or with a collection indexed without one, the words of the ads still match.
     words_only = not (images_usable(backend, strict=True) if images_ok is None else images_ok)
     if image is None and form.image_key:
@@ -48,6 +49,7 @@ def run_search(
 def browse(backend: Backend, form: SearchForm) -> ResultPage:
     """The page's answer to an empty query: the collection, newest first, with the form's filters."""
     check_category(backend, form.category)
+    check_folder(backend, form.folder)
     return backend.searcher().browse(form.k_value(), where=form.where(), offset=form.offset_value())
 
 
@@ -64,6 +66,23 @@ def check_category(backend: Backend, category: str) -> None:
                          "the top folders of the image folder or its labels.csv); leave Category on all")
     raise QueryError(f"there is no category “{category[:60]}”; choose one of {', '.join(names)} in the Category "
                      "list, or all")
+
+
+def check_folder(backend: Backend, folder: str) -> None:
+    """A folder from the URL that holds no indexed image is a QueryError naming those that do."""
+    if not folder:
+        return
+    names = [name for name, _ in backend.store().facet("folder")]
+    if folder not in names:
+        raise QueryError(f"there is no folder “{folder[:60]}” with indexed images; choose one of "
+                         f"{', '.join(names) or 'none'} in the Folder list, or all")
+
+
+def folder_choices(backend: Backend, categories: list[tuple[str, int]], chosen: str) -> list[tuple[str, int]]:
+    """The Folder list's (folder, count): offered when the folders are not simply the categories (which
+    they are without a labels.csv that says otherwise, and no subfolders), else [] unless one is chosen."""
+    folders = backend.read(lambda store: store.facet("folder"), [])
+    return folders if chosen or sorted(folders) != sorted(categories) else []
 
 
 def source_image(backend: Backend, form: SearchForm) -> dict | None:

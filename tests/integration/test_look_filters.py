@@ -78,8 +78,8 @@ def test_the_api_and_the_page_filter_and_check_the_values(tmp_path, tiny_clip, e
     with TestClient(create_app(settings, embedder)) as client:
         answer = client.get("/api/search", params={"q": "car", "k": 20, "orientation": "Portrait", "category": "a"})
         assert answer.status_code == 200 and [r["path"] for r in answer.json()["results"]] == ["a/red-tall.png"]
-        assert answer.json()["filters"] == {"category": "a", "has_text": False, "orientation": "portrait",
-                                            "size": None, "colour": None, "format": None}
+        assert answer.json()["filters"] == {"category": "a", "folder": None, "has_text": False,
+                                            "orientation": "portrait", "size": None, "colour": None, "format": None}
         body = {"parts": [{"text": "car"}], "k": 20, "colour": "blue", "format": "webp"}
         assert [r["path"] for r in client.post("/api/query", json=body).json()["results"]] == ["b/blue-tall.webp"]
         for sent, field in [({"orientation": "round"}, "orientation"), ({"size": "huge"}, "size"),
@@ -94,11 +94,37 @@ def test_the_api_and_the_page_filter_and_check_the_values(tmp_path, tiny_clip, e
         assert '<option value="webp">WebP (1)</option>' in page and '<option value="gif"' not in page
         assert '<option value="large">large (1)</option>' in page and '<option value="purple"' not in page
         assert 'name="colour"' in page and 'name="orientation"' in page
+        assert 'id="folder"' not in page  # the folders are the categories here: a second list would be the same
         # Its links carry the filters: Load more and the results', here.
         more = re.search(r'<li class="more">\s*<a href="([^"]+)"', client.get("/index?k=1&colour=red").text)
         assert more and "colour=red" in html.unescape(more.group(1))
         second = client.get(html.unescape(more.group(1))).text
         assert "No images" not in second and "colour=red" in second
+
+
+def test_a_folder_filter_when_the_folders_are_not_the_categories(tmp_path, tiny_clip, embedder):
+    settings = look_settings(tmp_path, tiny_clip, "edge")
+    labels = "".join(f"{path},{'warm' if 'red' in path else 'cool'}\n" for path in LOOKS_EXPECTED)
+    (settings.dataset_dir / "labels.csv").write_text("file,category\n" + labels)  # categories across the folders
+    with open_store(settings) as store:
+        index_folder(settings.dataset_dir, embedder, store, progress=False)
+    with TestClient(create_app(settings, embedder)) as client:
+        page = client.get("/index").text
+        assert '<option value="a">a (3)</option>' in page and '<option value="b">b (3)</option>' in page
+
+        def found(**params) -> list[str]:
+            answer = client.get("/api/search", params={"q": "car", "k": 20} | params)
+            assert answer.status_code == 200, answer.text
+            return sorted(r["path"] for r in answer.json()["results"])
+
+        assert found(folder="a") == sorted(looking(category="a"))
+        assert found(folder="a", category="cool") == ["a/blue-square.png"]
+        assert found(folder="b", colour="green", size="large") == ["b/green-big.jpg"]
+        listed = client.get("/index", params={"folder": "b", "orientation": "square"}).text
+        assert "b/green-square.png" in listed and "a/blue-square.png" not in listed
+        wrong = client.get("/api/search", params={"q": "car", "folder": "zzz"})
+        assert wrong.status_code == 422 and "no folder “zzz”" in wrong.json()["error"]["message"]
+        assert "choose one of a, b" in wrong.json()["error"]["message"]
 
 
 def old_content_payload(decoded, sha256: str) -> dict:
