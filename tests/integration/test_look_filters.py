@@ -95,6 +95,7 @@ def test_the_api_and_the_page_filter_and_check_the_values(tmp_path, tiny_clip, e
         assert '<option value="large">large (1)</option>' in page and '<option value="purple"' not in page
         assert 'name="colour"' in page and 'name="orientation"' in page
         assert 'id="folder"' not in page  # the folders are the categories here: a second list would be the same
+        assert "<dt>Looks</dt><dd>portrait, small, mostly red</dd>" in client.get("/view/a/red-tall.png").text
         # Its links carry the filters: Load more and the results', here.
         more = re.search(r'<li class="more">\s*<a href="([^"]+)"', client.get("/index?k=1&colour=red").text)
         assert more and "colour=red" in html.unescape(more.group(1))
