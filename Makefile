@@ -60,7 +60,7 @@ test: setup-dev ocr-deps browser-deps load-deps attack-deps lint
 # The loop while working: unit tests and the integration tests that need no browser, load, crash or fault
 # trials, fuzzing or notebook, on both cores (about 100 s on two cores).
 test-fast: setup-dev ocr-deps
-	$(PY) -m pytest -q -n 2 -m "not slow"
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "not slow"
 
 # Every speed benchmark in one run, printing ratios; results in benchmarks/results/bench.md (~15 min).
 bench: setup-dev ocr-deps

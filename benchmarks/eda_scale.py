@@ -170,10 +170,11 @@ def main() -> None:
             shutil.rmtree(work_dir, ignore_errors=True)
             settings.dataset_dir.mkdir(parents=True)
             load_s = make_collection(settings, args.size)
+        made = f"made in {load_s:.0f} s" if load_s else f"made by an earlier run (--keep {work_dir})"
         say(f"# /EDA at {args.size:,} points (benchmarks/eda_scale.py)")
         say()
         say(f"One run, embedded store, {args.size:,} synthetic ads (512-d clustered image vectors, the bundled ads' "
-            f"files hard-linked, sizes, brands and texts) made in {load_s:.0f} s. Samples: at most "
+            f"files hard-linked, sizes, brands and texts) {made}. Samples: at most "
             f"{eda.IMAGE_SAMPLE:,} images decoded, {eda.TEXT_SAMPLE:,} texts, {eda.VECTOR_SAMPLE:,} vectors.")
         say()
         queries = clustered_unit_vectors(np.random.default_rng(8), 50)

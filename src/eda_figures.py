@@ -83,7 +83,7 @@ def sizes(o: Overview) -> Figure:
         dims.scatter(width[chosen], height[chosen], s=18, alpha=0.7, label=fmt)
     sampled = f" ({len(shown):,} of {o.count:,} images)" if len(shown) < o.count else ""
     dims.set(xlabel="width (px)", ylabel="height (px)", title=f"Dimensions{sampled}")
-    dims.legend(frameon=False, fontsize=8)
+    dims.legend(frameon=False)
     aspect.hist(width / np.maximum(height, 1), bins=20, color=ACCENT)
     aspect.axvline(1, color=MUTED, linestyle="--")
     aspect.set(xlabel="width / height (1 = square)", ylabel="images", title="Aspect ratio")
@@ -147,7 +147,7 @@ def text(o: Overview) -> Figure:
         brands.barh(names, [n for _, n, _ in o.brands][::-1], color=LIGHT, label="ads (labels.csv)")
         brands.barh(names, [r for _, _, r in o.brands][::-1], color=ACCENT, height=0.5, label="name read by OCR")
         brands.set(xlabel="ads", title="Brands")
-        brands.legend(loc="upper center", bbox_to_anchor=(0.4, -0.12), ncols=2, frameon=False, fontsize=8)
+        brands.legend(loc="upper center", bbox_to_anchor=(0.4, -0.12), ncols=2, frameon=False)
     else:
         _top_bars(brands, [(b, n) for b, n, _ in o.brands], "ads", "Capitalised words (brands?)")
     return figure
@@ -184,7 +184,7 @@ def vector_map(o: Overview) -> Figure | None:
         at = [n for n, category in enumerate(shown) if category == name]
         axes.scatter(o.map_xy[at, 0], o.map_xy[at, 1], s=12, color=colours[name], label=name)
     if len(categories) <= 20:  # beyond that the colours repeat and the legend outgrows the map
-        axes.legend(loc="center left", bbox_to_anchor=(1, 0.5), frameon=False, fontsize=8, title="category")
+        axes.legend(loc="center left", bbox_to_anchor=(1, 0.5), frameon=False, title="category")
     pictured = [(path, xy) for path, xy in zip(o.map_paths, o.map_xy) if path in o.thumbs]
     step = max(1, len(pictured) // MAP_THUMBS)
     for path, (x, y) in pictured[::step][:MAP_THUMBS]:
@@ -211,7 +211,8 @@ def to_svg(figure: Figure) -> str:
     """The figure as an <svg> element that works under the app's CSP: no <style> element and no style
     attributes (each CSS property becomes the SVG presentation attribute of the same name)."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]  # svg.fonttype is read when saving, not drawing
+        figure.savefig(buffer, format="svg")
     figure.clear()  # frees the artists now rather than at garbage collection
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]

@@ -3,6 +3,7 @@ the two suites, and the system tools some tests need."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,9 +59,11 @@ def embedder(tiny_clip) -> ClipEmbedder:
 
 
 @pytest.fixture(scope="session")
-def ocr_once(tmp_path_factory) -> OcrOnce:
+def ocr_once(tmp_path_factory) -> Iterator[OcrOnce]:
     """The default engines' reading of an image, made once for the run (tests/ocr_once.py)."""
-    return OcrOnce(run_folder(tmp_path_factory, "ocr-once"), Settings.load(environ={}).ocr_langs)
+    reader = OcrOnce(run_folder(tmp_path_factory, "ocr-once"), Settings.load(environ={}).ocr_langs)
+    yield reader
+    reader.close()
 
 
 @pytest.fixture

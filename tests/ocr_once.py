@@ -22,8 +22,12 @@ from tests.helpers import run_lock
 class OcrOnce:
     def __init__(self, folder: Path, langs: str):
         self.folder = folder
-        self.langs = langs
         folder.mkdir(parents=True, exist_ok=True)
+        # One reader for the test process: its workers start and load the engines' models once.
+        self._reader = TextReader(TextCache(folder, langs))
+
+    def close(self) -> None:
+        self._reader.close()
 
     def give_text(self, images: Path, text_dir: Path) -> None:
         files, _ = find_images(images)
@@ -32,9 +36,8 @@ class OcrOnce:
             unread = {sha: path for path, sha in contents.values() if not (self.folder / f"{sha}.json").exists()}
             if unread:
                 # The shared cache is keyed by content, so one reading serves every test's copy of an ad.
-                with TextReader(TextCache(self.folder, self.langs)) as reader:
-                    for pending in [reader.submit(sha, path, sha) for sha, path in unread.items()]:
-                        reader.result(pending)
+                for pending in [self._reader.submit(sha, path, sha) for sha, path in unread.items()]:
+                    self._reader.result(pending)
         for rel_path, (_, sha) in contents.items():
             for suffix in (".txt", ".json"):
                 target = text_dir / f"{rel_path}{suffix}"

@@ -457,6 +457,20 @@ def test_results_start_on_the_first_screen_of_a_phone(browser, server):
     page.close()
 
 
+def test_eda_figures_text_reads_at_390_px(browser, server):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(server + "/EDA")
+    page.wait_for_selector(".eda svg text", state="attached")
+    sizes = page.evaluate("""() => [...document.querySelectorAll('.eda svg text')]
+        .filter(t => t.textContent.trim() && t.getBoundingClientRect().width > 0).map(t => {
+        const scale = t.ownerSVGElement.getScreenCTM().a;  // user units to screen pixels
+        return parseFloat(getComputedStyle(t).fontSize) * scale;
+    })""")
+    assert sizes and min(sizes) >= 9, sorted(sizes)[:5]  # was 8.4 px: the figures shrunk to the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # a figure scrolls, not the page
+    page.close()
+
+
 # -- A k from a link that the Results list does not offer -----------------------------------------------------------
 def test_a_k_the_list_does_not_offer_is_shown_and_kept(browser, server):
     page = browser.new_page(viewport=DESKTOP)
