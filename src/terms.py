@@ -10,9 +10,10 @@ Ad text and queries go through the same steps, so that what a person types meets
   - words run together split as extra terms, the original kept: OCR (PP-OCR most of all) often drops the
     spaces of stylised type, and "UPTO50%OFF" must match "up to 50% off", "freeshipping" "free shipping";
   - prices and percentages also give their bare number: "50 off" finds "50% OFF";
-  - the letter trigrams of each longer word's stem, as extra terms of their own (grams()), so that a word
-    OCR misread still meets the word typed: "SAMSUNC" shares "^sa", "sam", "ams", "msu", "sun" with
-    "samsung", "COFFE" "^co", "cof", "off" with "coffee".
+  - letter trigrams of each longer word's stem, as extra terms of their own, so that a word OCR misread
+    still meets the word typed: a query gives every trigram of its words (grams()), an ad every third of
+    its words', at most GRAM_CAP of them (document_grams()); "SAMSUNC" keeps "^sa", "msu", "nc$", and
+    shares "^sa" and "msu" with "samsung".
 Only the vectors use the trigrams: highlights and snippets match on terms() alone.
 """
 
@@ -72,8 +73,9 @@ _RANK = {word: rank for rank, word in enumerate(_model._wordcost)} if hasattr(_m
 
 # The version of the rules above that made a BM25 vector, stored with each point ("terms"): `index`
 # rewrites the BM25 vectors of points made by an older version from their stored text, without OCR.
-# 2: stems, stop words, run-together splits. 3: letter trigrams added.
-VERSION = 3
+# 2: stems, stop words, run-together splits. 3: letter trigrams added. 4: an ad's trigrams thinned (every
+# third, at most GRAM_CAP).
+VERSION = 4
 
 # Letter trigrams, for the words OCR misreads ("AD1DAS", "COFFE", "SAMSUNC" for "adidas", "coffee",
 # "samsung"): each word whose stem has at least GRAM_MIN_LETTERS letters gives the trigrams of the stem,
@@ -81,14 +83,29 @@ VERSION = 3
 # prefixed so that no trigram is ever a word's term. In an ad each trigram counts GRAM_WEIGHT of a word
 # occurrence, so a word's own term outweighs its trigrams; in a query the trigrams of one word share a
 # weight of 1, so a long word does not outweigh a short one.
-# Why: on the 60 labelled real ads (text mode, words only) they lift mAP from 0.493 to 0.544, 1.63x the
-# code this work started from (benchmarks/results/ads_sample_compare.md). Counting the word's letters
-# rather than its stem's ("running" giving "^ru", "run", "un$") measured 0.534. The ads they add match
-# on trigrams alone and, in 47 of the 48 queries, all rank below every ad holding a query word; the
-# price is a longer tail, 21.8 results a query instead of 2.5 (benchmarks/results/ads_sample_eval.md).
+# A query takes every trigram of its words; an ad only every GRAM_STEP-th of each word's, from its start
+# (non-overlapping: "^samsunc$" -> "^sa", "msu", "nc$"), and of those at most GRAM_CAP per ad, the
+# rarest in English first (_commonness). A misread letter still leaves the word's other trigrams, which
+# the query's full set meets wherever they fall, and the ad carries a quarter of the trigrams.
+# Why, measured on the 60 labelled real ads (text mode, words only; benchmarks/trigram_variants.py,
+# benchmarks/results/trigram_variants.md): every trigram of every word gave mAP 0.544 against 0.493
+# without trigrams, but 136 terms an ad instead of 31 and 21.8 results a query instead of 2.5; every
+# third trigram and at most 40 an ad: mAP 0.535, 58 terms, 10.1 results (a BM25-only bulk load of 100k
+# ad-like points: 35 s without trigrams, 102 s with all, 68 s thinned). Alone, each cut either kept more
+# than half the terms or lost more mAP: trigrams only of the words beyond the language model's 10,000
+# most common (misreads and rare brands) 0.533 with 109 terms, no "^"/"$" padding 0.530 with 107,
+# dropping trigrams in over 10% of the ads 0.533 with 106, every third trigram 0.535 with 76, a cap of
+# 40 alone 0.529 with 66. Keeping the rarest in English rather than the first in the text: the same mAP,
+# 10.1 results a query instead of 12.5 (their table takes 0.6 s to build, once a process, at its first
+# long ad). A caution on these mAPs: on 60 ads a longer result list earns AP by itself (the trigram-less
+# ranking with every other ad appended in random order scores 0.562), so the file also gives each
+# variant's mAP with that random tail, where every third trigram capped at 40 (0.583) is as good as all
+# of them (0.579). Counting the word's letters rather than its stem's measured 0.534.
 GRAM_PREFIX = "#"
 GRAM_MIN_LETTERS = 4
 GRAM_WEIGHT = 0.3
+GRAM_STEP = 3
+GRAM_CAP = 40
 
 
 def terms(text: str) -> list[str]:
@@ -103,16 +120,43 @@ def terms(text: str) -> list[str]:
     return found
 
 
-def grams(text: str) -> list[list[str]]:
+def grams(text: str, step: int = 1) -> list[list[str]]:
     """The letter trigrams of each word of the text whose stem has at least GRAM_MIN_LETTERS letters, one
     list per word, in order: the stem padded with "^" and "$" ("shoes" -> shoe -> "^sh", "sho", "hoe",
-    "oe$", each with GRAM_PREFIX). Terms for the BM25 vectors alone, never for highlights."""
+    "oe$", each with GRAM_PREFIX), every step-th from the start. Terms for the BM25 vectors alone, never
+    for highlights."""
     found = []
     for _, token in _tokens(text):
         stem = _stem(token)
         if sum(c.isalpha() for c in stem) >= GRAM_MIN_LETTERS:
             padded = f"^{stem}$"
-            found.append([GRAM_PREFIX + padded[i : i + 3] for i in range(len(padded) - 2)])
+            found.append([GRAM_PREFIX + padded[i : i + 3] for i in range(0, len(padded) - 2, step)])
+    return found
+
+
+def document_grams(text: str) -> Counter[str]:
+    """An ad's trigrams with their counts: every GRAM_STEP-th of each word's, at most GRAM_CAP distinct
+    ones, those rarest in English kept (ties: the first in the text)."""
+    found: Counter[str] = Counter(gram for word in grams(text, GRAM_STEP) for gram in word)
+    if len(found) > GRAM_CAP:
+        common = _commonness()
+        kept = sorted(found, key=lambda gram: common.get(gram, 0.0))[:GRAM_CAP]  # a stable sort
+        found = Counter({gram: found[gram] for gram in kept})
+    return found
+
+
+@lru_cache(maxsize=1)
+def _commonness() -> dict[str, float]:
+    """How common each trigram is in English text: the sum, over the segmenter's vocabulary of stems with
+    GRAM_MIN_LETTERS letters or more, of the Zipf frequency 1 / rank of the words holding it. Trigrams of
+    misreadings and unknown brands are rare or absent: those are the ones worth keeping."""
+    words = sorted(_RANK, key=_RANK.__getitem__)
+    found: dict[str, float] = {}
+    for rank, stem in enumerate(_stemmer.stemWords(words), start=1):
+        if sum(c.isalpha() for c in stem) >= GRAM_MIN_LETTERS:
+            padded = f"^{stem}$"
+            for gram in {padded[i : i + 3] for i in range(len(padded) - 2)}:
+                found[GRAM_PREFIX + gram] = found.get(GRAM_PREFIX + gram, 0.0) + 1 / rank
     return found
 
 
@@ -184,14 +228,13 @@ def term_id(term: str) -> int:
 
 def document_vector(text: str) -> tuple[list[int], list[float]]:
     """(indices, values) of an OCR text: BM25's saturated, length-normalised term frequency, of its words'
-    terms and (each occurrence counting GRAM_WEIGHT) of their trigrams. The length is the words' terms
-    alone, so a word's own weight is what it was without trigrams."""
+    terms and (each occurrence counting GRAM_WEIGHT) of their trigrams (document_grams()). The length is
+    the words' terms alone, so a word's own weight is what it was without trigrams."""
     words = Counter(terms(text))
     length = sum(words.values())
     counts: dict[str, float] = dict(words)
-    for word in grams(text):
-        for gram in word:
-            counts[gram] = counts.get(gram, 0.0) + GRAM_WEIGHT
+    for gram, count in document_grams(text).items():
+        counts[gram] = counts.get(gram, 0.0) + count * GRAM_WEIGHT
     norm = K1 * (1 - B + B * length / AVERAGE_TERMS)
     return _sparse({term: tf * (K1 + 1) / (tf + norm) for term, tf in counts.items()})
 

@@ -58,7 +58,7 @@ def test_the_store_refuses_before_the_engine_could_fault(settings, tmp_path):
 @pytest.mark.requires("tesseract")
 def test_a_full_ocr_cache_fails_the_upload_whole_with_507(settings, embedder, tmp_path):
     with small_disk(tmp_path / "text", 1) as text_dir:
-        settings = settings.model_copy(update={"text_dir": text_dir})
+        settings = settings.model_copy(update={"text_dir": text_dir, "ocr": True})  # the upload's text is read
         with open_store(settings) as store:
             index_folder(settings.dataset_dir, embedder, store, progress=False)
         before = files_in(settings.dataset_dir)

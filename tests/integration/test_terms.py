@@ -12,7 +12,7 @@ from src.ocr import Word
 from src.search import matching_words, snippet
 from src.settings import Settings
 from src.store import Point, SparseVector, Vectors, open_store
-from src.terms import GRAM_PREFIX, document_vector, grams, query_vector, segments, terms
+from src.terms import GRAM_CAP, GRAM_PREFIX, document_grams, document_vector, grams, query_vector, segments, terms
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -99,6 +99,25 @@ def test_grams_are_the_trigrams_of_each_longer_word(text, expected):
     assert grams(text) == [[GRAM_PREFIX + gram for gram in word] for word in expected]
 
 
+def test_an_ad_keeps_every_third_trigram_of_its_words():
+    assert grams("SAMSUNC COFFEE", 3) == [[GRAM_PREFIX + g for g in word] for word in (["^sa", "msu", "nc$"],
+                                                                                       ["^co", "ffe"])]
+    assert document_grams("SAMSUNC samsunc COFFEE") == {
+        GRAM_PREFIX + g: n for g, n in {"^sa": 2, "msu": 2, "nc$": 2, "^co": 1, "ffe": 1}.items()}
+
+
+def test_an_ad_keeps_at_most_gram_cap_trigrams_the_rarest_in_english():
+    common = ("coffee chocolate everyone family christmas season together wonderful beautiful station "
+              "international restaurant delivery original collection freshness") * 3
+    text = f"{common} XQZWORP VLORBNIK"  # misreadings: no English word holds "xqz", "zwo", "vlo", "orb" ...
+    assert len({gram for word in grams(text, 3) for gram in word}) > GRAM_CAP
+    found = document_grams(text)
+    assert len(found) == GRAM_CAP
+    assert {GRAM_PREFIX + g for g in ("^xq", "zwo", "rp$", "^vl", "orb", "nik")} <= set(found)
+    assert GRAM_PREFIX + "^co" not in found  # the start of a great many English words: among the first to go
+    assert found[GRAM_PREFIX + "^xq"] == 1 and found[GRAM_PREFIX + "ffe"] == 3  # counts as in the text
+
+
 def test_trigrams_are_terms_of_their_own_weighed_below_the_word():
     assert not any(term.startswith(GRAM_PREFIX) for term in terms("adidas ADIDAS $4.99 #1 C#"))
     _, values = query_vector("adidas")  # the word weighs 1, its stem's five trigrams 1/5 each: 1 together
@@ -149,7 +168,7 @@ def test_index_rewrites_bm25_vectors_that_older_term_rules_made(settings, embedd
         index_folder(settings.dataset_dir, embedder, store, progress=False)
         by_path = {record.payload["path"]: record for record in store.points(vector="image")}
         with monkeypatch.context() as old_rules:  # the rules of version 2: no trigrams
-            old_rules.setattr(term_rules, "grams", lambda text: [])
+            old_rules.setattr(term_rules, "document_grams", lambda text: {})
             old = {text: SparseVector(*document_vector(text)) for text in ("AD1DAS ORIGINALS", "SAMSUNC")}
         versioned, unversioned = by_path["cars/a.jpg"], by_path["food/d.jpeg"]
         store.update_text(versioned.id, Vectors(bm25=old["AD1DAS ORIGINALS"]),
