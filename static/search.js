@@ -43,6 +43,14 @@
         history.pushState({ search: true }, "", landed.pathname + landed.search);
       }
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      if (init && !response.ok) {  // the image could not be used: say why above the search still shown
+        shownSearch = searchKey(location.href);
+        const error = page.querySelector("#results .error");
+        const results = document.getElementById("results");
+        results.querySelectorAll(":scope > .error").forEach((old) => old.remove());
+        if (error) results.prepend(error);
+        return;
+      }
       const focused = document.activeElement && document.activeElement.id;
       const filtersOpen = form.querySelector("details.filters")?.open;
       for (const id of ["search-form-body", "results", "stats"]) {

@@ -65,3 +65,21 @@ def test_the_filters_button_follows_the_search_bar_on_a_phone(browser, tmp_path,
         page.evaluate("document.body.classList.add('searching')")  # while a search runs the note shows
         assert page.locator("#busy").is_visible()
         page.close()
+
+
+def test_a_file_that_is_no_image_keeps_the_search_on_screen(browser, tmp_path, tiny_clip, embedder):
+    """Choosing a text file as the query image wiped the results, the words and the previous image's chip,
+    while the URL still named that search: the message stood alone on an empty page."""
+    with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV) as (url, _):
+        page = browser.new_page(viewport=DESKTOP)
+        page.goto(url + "/index?q=sale")
+        before, address = names(page), page.url
+        assert before
+        not_an_image = tmp_path / "notes.jpg"
+        not_an_image.write_text("these are words, not a picture")
+        page.set_input_files("#image", str(not_an_image))
+        message = page.locator("#results .error")
+        message.wait_for(timeout=10_000)
+        assert "accepted format" in message.inner_text()
+        assert names(page) == before and page.input_value("#q") == "sale" and page.url == address
+        page.close()
