@@ -83,3 +83,14 @@ def test_a_file_that_is_no_image_keeps_the_search_on_screen(browser, tmp_path, t
         assert "accepted format" in message.inner_text()
         assert names(page) == before and page.input_value("#q") == "sale" and page.url == address
         page.close()
+
+
+def test_eda_axis_labels_are_plain_numbers(browser, words_only):
+    """The file-size histogram's log axis read "$\\mathdefault{10^{1}}$": the figures keep their text as SVG
+    text, which does not render matplotlib's mathtext."""
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(words_only + "/EDA")
+    page.wait_for_selector(".eda svg text", state="attached")
+    texts = page.locator(".eda svg text").evaluate_all("els => els.map(e => e.textContent)")
+    assert texts and not [t for t in texts if "$" in t or "mathdefault" in t]
+    page.close()
