@@ -64,8 +64,14 @@ def test_brand_queries_find_their_ads_in_text_and_hybrid_modes(read_ads, embedde
             first = searcher.search("Pixora", k=3, mode=mode)[0]
             assert first.path == "phones/pixora-phones-04.jpg", mode
             assert ("Pixora", True) in first.snippet or any(hit and "pixora" in p.lower() for p, hit in first.snippet)
-            coffee = searcher.search("brewhaven coffee", k=2, mode=mode)
-            assert {r.path for r in coffee} == {"coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-03.jpg"}
+            coffee = [r.path for r in searcher.search("brewhaven coffee", k=3, mode=mode)]
+            brewhaven = {"coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-03.jpg"}
+            if mode == "text":
+                assert set(coffee[:2]) == brewhaven
+            else:
+                # Fused by rank with the random model's two channels: the bank ad, which shares only the
+                # trigrams of "fee(s)" with the query, can come first on their noise; both ads stay in the top 3.
+                assert brewhaven <= set(coffee), coffee
 
 
 def test_ocr_text_is_cached_and_in_the_payload(ads, embedder):
