@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import matplotlib
 import numpy as np
+from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
@@ -89,6 +90,9 @@ def sizes(o: Overview) -> Figure:
     aspect.set(xlabel="width / height (1 = square)", ylabel="images", title="Aspect ratio")
     files.hist(kb, bins=np.geomspace(max(kb.min(), 1), max(kb.max(), 2), 20), color=ACCENT)
     files.set(xscale="log", xlabel="file size (KB, log scale)", ylabel="images", title="File size")
+    # Plain numbers: the log axis's default labels are mathtext, which SVG text (svg.fonttype none) shows raw.
+    files.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    files.xaxis.set_minor_formatter(ticker.NullFormatter())
     names, counts = zip(*o.tally("format"))
     formats.bar(names, counts, color=ACCENT)
     formats.set(ylabel="images", title="Format")

@@ -43,6 +43,14 @@
         history.pushState({ search: true }, "", landed.pathname + landed.search);
       }
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      if (init && !response.ok) {  // the image could not be used: say why above the search still shown
+        shownSearch = searchKey(location.href);
+        const error = page.querySelector("#results .error");
+        const results = document.getElementById("results");
+        results.querySelectorAll(":scope > .error").forEach((old) => old.remove());
+        if (error) results.prepend(error);
+        return;
+      }
       const focused = document.activeElement && document.activeElement.id;
       const filtersOpen = form.querySelector("details.filters")?.open;
       for (const id of ["search-form-body", "results", "stats"]) {
@@ -194,11 +202,13 @@
     files.forEach((file) => transfer.items.add(file));
     input.files = transfer.files;
   }
+  const onUploadPanel = (target) => uploadPanel && uploadPanel.contains(target);
   document.addEventListener("dragover", (event) => {
     if ([...event.dataTransfer.types].includes("Files")) {
       event.preventDefault();
-      const target = uploadPanel && uploadPanel.contains(event.target) ? uploadPanel : document.body;
-      target.classList.add("drop-target");
+      // Without the image model a drop outside "Add images" cannot search: outline only the panel then.
+      const target = onUploadPanel(event.target) || !imageForm ? uploadPanel : document.body;
+      if (target) target.classList.add("drop-target");
     }
   });
   document.addEventListener("dragleave", (event) => {
@@ -215,7 +225,24 @@
     } else if (imageForm && imageInput) {  // anywhere else: search with the first
       put(imageInput, files.slice(0, 1));
       imageForm.requestSubmit();
+    } else if (uploadPanel && filesInput) {  // words only: no search by image; say so, offer to add them
+      uploadPanel.open = true;
+      put(filesInput, files);
+      const message = document.createElement("p");
+      message.className = "error";
+      message.setAttribute("role", "alert");
+      message.textContent = "Searching with an image needs the image model (see the banner above). " +
+        "To add the dropped image" + (files.length > 1 ? "s" : "") + " to the collection instead, press “Upload and index”.";
+      document.getElementById("upload-results").replaceChildren(message);
+      uploadPanel.scrollIntoView({ block: "nearest" });
     }
+  });
+  // An upload that added images: the grid (the collection newest first, or a search they may match)
+  // shows them at once, and the file box is cleared for the next ones.
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id !== "upload-results") return;
+    if (filesInput) filesInput.value = "";
+    if (event.detail.target.querySelector(".outcome.added")) show(searchKey(location.href));
   });
   document.addEventListener("paste", (event) => {
     const files = images(event.clipboardData && event.clipboardData.files);

@@ -61,6 +61,13 @@ def eda_shots(url: str, out: Path) -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(f"{url}/EDA", timeout=120_000)  # the first load computes the overview
         page.wait_for_load_state("networkidle")
+        # The near-duplicate pairs' thumbnails load lazily, below the first screen: load them all first,
+        # or the whole-page shot shows grey boxes where they go.
+        page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach((img) => { img.loading = 'eager'; })")
+        for _ in range(120):  # a Python loop: wait_for_function evaluates a string, which the CSP refuses
+            if page.evaluate("[...document.images].every((img) => img.complete)"):
+                break
+            page.wait_for_timeout(500)
         page.screenshot(path=out / "eda.png", full_page=True)
         page.locator("#map").screenshot(path=out / "eda-map.png")  # the section the README shows
         print(f"wrote {out / 'eda.png'} and {out / 'eda-map.png'}")
