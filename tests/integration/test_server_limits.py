@@ -44,12 +44,7 @@ def send(url: str, head: bytes, body_chunks=(), timeout: float = 60) -> tuple[in
                 conn.sendall(chunk)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server stopped reading: its answer (if any) is waiting
-        data = b""
-        try:
-            while chunk := conn.recv(65536):
-                data += chunk
-        except (ConnectionResetError, TimeoutError):
-            pass
+        data = read_to_end(conn)
     status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
     return status, data
 

@@ -4,6 +4,8 @@ rewriting BM25 vectors that older term rules made."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from src import terms as term_rules
@@ -68,6 +70,19 @@ def test_stop_words_are_neither_searched_nor_highlighted():
     assert [w.text for w in matching_words(words, "store")] == ["RESERVEINSTORE"]  # a part of a run marks it
 
 
+@contextmanager
+def words_search(tmp_path, engine: str, texts: dict[str, str], limit: int):
+    """A search (query -> the names of the ads found) in a store of these ad texts (name -> text) with
+    their BM25 vectors alone."""
+    ids = {name: f"00000000-0000-0000-0000-0000000000{n:02d}" for n, name in enumerate(texts)}
+    settings = Settings.load(environ={}, qdrant_path=tmp_path / "q", collection="t", embedded_engine=engine)
+    with open_store(settings) as store:
+        store.create(None, None)
+        store.upsert([Point(ids[n], Vectors(bm25=SparseVector(*document_vector(t))), {"path": n, "text": t})
+                      for n, t in texts.items()])
+        yield lambda query: [hit.payload["path"] for hit in
+                             store.search(Vectors(bm25=SparseVector(*query_vector(query))), limit=limit)]
+
 @pytest.mark.parametrize("engine", ["edge", "qdrant-client"])
 def test_bm25_ranks_on_meaningful_words_only(tmp_path, engine):
     texts = {
@@ -76,14 +91,7 @@ def test_bm25_ranks_on_meaningful_words_only(tmp_path, engine):
         "c": "Head for the hills. RUN in our layers",  # stems: hills ~ hill, RUN ~ running
         "d": "UPTO50%OFF FREESHIPPING",  # run together
     }
-    ids = {name: f"00000000-0000-0000-0000-0000000000{n:02d}" for n, name in enumerate(texts)}
-    settings = Settings.load(environ={}, qdrant_path=tmp_path / "q", collection="t", embedded_engine=engine)
-    with open_store(settings) as store:
-        store.create(None, None)
-        store.upsert([Point(ids[n], Vectors(bm25=SparseVector(*document_vector(t))), {"path": n, "text": t})
-                      for n, t in texts.items()])
-        search = lambda q: [  # noqa: E731
-            h.payload["path"] for h in store.search(Vectors(bm25=SparseVector(*query_vector(q))), limit=4)]
+    with words_search(tmp_path, engine, texts, limit=4) as search:
         assert search("woman running in the hills") == ["c"]
         assert search("up to 50% off")[0] == "d" and search("free shipping") == ["d"]
 
@@ -144,14 +152,7 @@ def test_misread_words_still_match_below_exact_ones(tmp_path, engine):
         "d": "DUNKIN DONUTS COFFEE",
         "e": "PUMA",
     }
-    ids = {name: f"00000000-0000-0000-0000-0000000000{n:02d}" for n, name in enumerate(texts)}
-    settings = Settings.load(environ={}, qdrant_path=tmp_path / "q", collection="t", embedded_engine=engine)
-    with open_store(settings) as store:
-        store.create(None, None)
-        store.upsert([Point(ids[n], Vectors(bm25=SparseVector(*document_vector(t))), {"path": n, "text": t})
-                      for n, t in texts.items()])
-        search = lambda q: [  # noqa: E731
-            h.payload["path"] for h in store.search(Vectors(bm25=SparseVector(*query_vector(q))), limit=5)]
+    with words_search(tmp_path, engine, texts, limit=5) as search:
         assert search("adidas") == ["a", "b"]  # the exact word first, the misreading next
         assert search("samsung") == ["c"]
         assert search("coffee")[:2] == ["d", "c"]
