@@ -156,7 +156,8 @@ def point_id(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise QueryError("like must be the id of an indexed image") from None
+        raise QueryError("like must be the id of an indexed image, as a result's “More like this” link gives it; "
+                         "search with words or an image instead") from None
 
 
 def whole_number(name: str, value: str, default: int) -> int:

@@ -72,7 +72,7 @@ def test_min_score_and_a_negative_text(client):
 
 
 @pytest.mark.parametrize("params, files, message", [
-    ({"like": "not-an-id"}, None, "like must be the id"),
+    ({"like": "not-an-id"}, None, "like must be the id of an indexed image, as a result"),
     ({"min_score": "2"}, None, "min_score must be from 0 to 1"),
     ({"offset": "-"}, None, "offset must be a whole number"),
     ({}, {"image": ("q.jpg", b"plain text, not a picture")}, "the query image cannot be used"),
