@@ -5,7 +5,7 @@ import pytest
 
 from tests.app_server import served
 from tests.helpers import make_image
-from tests.integration.test_browser_search_page import DESKTOP, PAGE_ENV, PHONE, build, drop_or_paste, names
+from tests.integration.test_browser_search_page import DESKTOP, PAGE_ENV, build, drop_or_paste, names
 
 pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
@@ -50,21 +50,6 @@ def added_at_once(browser, url, tmp_path):
     assert names(page)[0].startswith("uploads/") and "brand-new" in names(page)[0]
     assert page.evaluate("document.getElementById('files').files.length") == 0  # ready for the next ones
     page.close()
-
-
-def test_the_filters_button_follows_the_search_bar_on_a_phone(browser, tmp_path, tiny_clip, embedder):
-    """With the model, the hidden "searching…" note wrapped onto a line of its own under the bar at 390 px
-    and pushed the Filters button and the results ~30 px down."""
-    with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV) as (url, _):
-        page = browser.new_page(viewport=PHONE)
-        page.goto(url + "/index?q=sale")
-        bar = page.locator("#q").bounding_box()
-        filters = page.locator("details.filters summary").bounding_box()
-        assert filters["y"] - (bar["y"] + bar["height"]) < 16, (bar, filters)
-        page.locator("#q").fill("red car")
-        page.evaluate("document.body.classList.add('searching')")  # while a search runs the note shows
-        assert page.locator("#busy").is_visible()
-        page.close()
 
 
 def test_a_file_that_is_no_image_keeps_the_search_on_screen(browser, tmp_path, tiny_clip, embedder):
