@@ -97,9 +97,9 @@ class Store(abc.ABC):
     def paths_of(self, point_ids: list[str]) -> dict[str, str]:
         """point id -> shown path, for those of the ids that are in the collection."""
 
-    @abc.abstractmethod
     def texts_of(self, point_ids: list[str]) -> dict[str, str]:
         """point id -> its stored OCR text ("" when it has none), for those of the ids in the collection."""
+        return {r.id: r.payload.get("text") or "" for r in self.payloads_of(point_ids, ["text"])}
 
     @abc.abstractmethod
     def by_path(self, path: str) -> Hit | None:

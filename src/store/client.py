@@ -225,13 +225,6 @@ class ClientStore(Store):
             found = self.client.retrieve(self.collection, ids=point_ids, with_payload=["path"], with_vectors=False)
         return {str(p.id): (p.payload or {}).get("path", "") for p in found}
 
-    def texts_of(self, point_ids: list[str]) -> dict[str, str]:
-        with self._errors("read the text of images"):
-            if not point_ids or not self.client.collection_exists(self.collection):
-                return {}
-            found = self.client.retrieve(self.collection, ids=point_ids, with_payload=["text"], with_vectors=False)
-        return {str(p.id): (p.payload or {}).get("text") or "" for p in found}
-
     def by_path(self, path: str) -> Hit | None:
         with self._errors("look up an image"):
             if not self.client.collection_exists(self.collection):
@@ -342,11 +335,8 @@ class ClientStore(Store):
         with self._errors("list the newest images"):
             if not self.client.collection_exists(self.collection):
                 return []
-            if self.settings.uses_server and not self._order_index:
-                # A server orders only by an indexed field; collections made before it was indexed get one
-                # (creating an index that exists changes nothing).
-                self.client.create_payload_index(self.collection, NEWEST_FIELD, models.PayloadSchemaType.INTEGER,
-                                                 wait=True)
+            if not self._order_index:
+                self.ensure_indexes()  # a server orders only by an indexed field: older collections get it
                 self._order_index = True
             response = self.client.query_points(self.collection, query=order, query_filter=_filter(where),
                                                 limit=limit, offset=offset, with_payload=RESULT_FIELDS,

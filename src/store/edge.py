@@ -311,13 +311,6 @@ class EdgeStore(Store):
             found = shard.retrieve(list[int | uuid.UUID | str](point_ids), with_payload=["path"], with_vector=False)
         return {str(r.id): (r.payload or {}).get("path", "") for r in found}
 
-    def texts_of(self, point_ids: list[str]) -> dict[str, str]:
-        with self._reading("read the text of images") as shard:
-            if not point_ids or shard is None:
-                return {}
-            found = shard.retrieve(list[int | uuid.UUID | str](point_ids), with_payload=["text"], with_vector=False)
-        return {str(r.id): (r.payload or {}).get("text") or "" for r in found}
-
     def by_path(self, path: str) -> Hit | None:
         with self._reading("look up an image") as shard:
             if shard is None:
@@ -408,7 +401,7 @@ class EdgeStore(Store):
         return [hit_of(p, with_vectors) for p in found]
 
     def newest(self, limit: int, offset: int = 0, where: Where | None = None) -> list[Hit]:
-        self._ensure_order_index()
+        self.ensure_indexes()  # the engine orders only by an indexed field: older collections get it
         request = edge.QueryRequest(
             query=edge.OrderBy(NEWEST_FIELD, direction=edge.Direction.Desc), filter=_filter(where),
             limit=limit, offset=offset, with_payload=RESULT_FIELDS, with_vector=False,
@@ -416,14 +409,6 @@ class EdgeStore(Store):
         with self._reading("list the newest images") as shard:
             found = shard.query(request) if shard else []
         return [Hit(str(p.id), 0.0, p.payload or {}) for p in found]
-
-    def _ensure_order_index(self) -> None:
-        """The engine orders only by an indexed field; collections made before it was indexed get the index."""
-        with self._reading("read the collection") as shard:
-            if shard is None or NEWEST_FIELD in (shard.info().payload_schema or {}):
-                return
-        self._write("index the files' times", edge.UpdateOperation.create_field_index(
-            NEWEST_FIELD, edge.PayloadSchemaType.Integer))
 
     def _depth(self, name: str, depth: int) -> int:
         """A channel's prefetch depth: the BM25 channel's may be capped."""
