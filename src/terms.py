@@ -129,9 +129,14 @@ def grams(text: str, step: int = 1) -> list[list[str]]:
     for _, token in _tokens(text):
         stem = _stem(token)
         if sum(c.isalpha() for c in stem) >= GRAM_MIN_LETTERS:
-            padded = f"^{stem}$"
-            found.append([GRAM_PREFIX + padded[i : i + 3] for i in range(0, len(padded) - 2, step)])
+            found.append(_trigrams(stem, step))
     return found
+
+
+def _trigrams(stem: str, step: int = 1) -> list[str]:
+    """Every step-th trigram of the stem padded with "^" and "$", each with GRAM_PREFIX."""
+    padded = f"^{stem}$"
+    return [GRAM_PREFIX + padded[i : i + 3] for i in range(0, len(padded) - 2, step)]
 
 
 def document_grams(text: str) -> Counter[str]:
@@ -154,9 +159,8 @@ def _commonness() -> dict[str, float]:
     found: dict[str, float] = {}
     for rank, stem in enumerate(_stemmer.stemWords(words), start=1):
         if sum(c.isalpha() for c in stem) >= GRAM_MIN_LETTERS:
-            padded = f"^{stem}$"
-            for gram in {padded[i : i + 3] for i in range(len(padded) - 2)}:
-                found[GRAM_PREFIX + gram] = found.get(GRAM_PREFIX + gram, 0.0) + 1 / rank
+            for gram in set(_trigrams(stem)):
+                found[gram] = found.get(gram, 0.0) + 1 / rank
     return found
 
 
