@@ -177,6 +177,24 @@
   const opened = new URLSearchParams(location.search).get("open");
   if (opened) preview(opened, { push: false });
 
+  // Infinite scroll: scrolling near the end of the grid loads the next page by itself, through the same
+  // "Load more" link (which stays, for a click and for use without JavaScript). Only a person's scroll
+  // loads (a wheel or a swipe counts, on a page too short to scroll): a page opened, reloaded or restored
+  // by Back shows just what its URL names.
+  let scrollQueued = false;
+  function loadMoreIfNear() {
+    if (scrollQueued) return;
+    scrollQueued = true;
+    requestAnimationFrame(() => {
+      scrollQueued = false;
+      const more = document.querySelector("#results .more a");
+      if (more && !more.classList.contains("htmx-request") && more.getBoundingClientRect().top < innerHeight * 1.5) {
+        more.click();
+      }
+    });
+  }
+  for (const gesture of ["scroll", "wheel", "touchmove"]) window.addEventListener(gesture, loadMoreIfNear, { passive: true });
+
   // Search with an image: the Image button chooses one (the search starts when it is chosen), or drop
   // an image anywhere on the page, or paste one. The image form itself stays for use without JavaScript.
   const imageForm = document.getElementById("by-image");

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, UploadFile
@@ -51,6 +52,9 @@ class SearchForm:
     show_duplicates: str = Query("", description="1: list near-duplicates one by one instead of folding them")
     image_key: str = Query("", description="an image searched with on the page: the key (sha256) it is kept "
                                            "under for a while, so the search can be repeated and paged")
+    # Off when the page offers no choice of mode (words only, no image model): its links leave mode out,
+    # as its form does, rather than carry a mode that changes nothing.
+    mode_in_links: bool = dataclass_field(default=True, init=False)
 
     @property
     def searched(self) -> bool:
@@ -110,7 +114,8 @@ class SearchForm:
 
     def query_string(self, **changes) -> str:
         fields = {"q": self.q, "not": self.negative, "like": self.like, "k": self.k, "offset": self.offset,
-                  "mode": self.mode, "category": self.category, "has_text": self.has_text, "folder": self.folder,
+                  "mode": self.mode if self.mode_in_links else "", "category": self.category,
+                  "has_text": self.has_text, "folder": self.folder,
                   **{field: getattr(self, field) for field in LOOK_FILTERS},
                   "min_score": self.min_score, "show_duplicates": self.show_duplicates,
                   "image_key": self.image_key} | changes

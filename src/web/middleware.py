@@ -5,8 +5,9 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 
 SECURITY_HEADERS = {
-    # Only this app's own scripts, styles and images: a query or file name can never run code.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    # Only this app's own scripts, styles and images: a query or file name can never run code. blob:
+    # images are ones the app's own scripts made (/docs shows an image it fetched through one).
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",

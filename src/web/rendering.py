@@ -92,6 +92,7 @@ def search_page(request: Request, backend: Backend, form: SearchForm, image: byt
     missing_image: the image form was sent without a file: say so, keep the rest of the page."""
     backend.ensure_model()  # which controls work depends on it
     images_ok = images_usable(backend)
+    form.mode_in_links = images_ok
     context = {"f": form, "modes": MODES, "results": [], "error": None,
                "searched": form.searched or bool(image), "images_ok": images_ok}
     context["score_title"] = score_meaning(form.mode if images_ok else None)

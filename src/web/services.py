@@ -216,6 +216,7 @@ def dataset_file(settings: Settings, path: str) -> Path:
 def image_view(backend: Backend, path: str, form: SearchForm) -> dict:
     """One indexed image for its page: its payload, the query's words marked in its text, look-alikes."""
     q = form.q
+    form.mode_in_links = images_usable(backend)  # its links lead back to the search as the page offers it
     dataset_file(backend.settings, path)
     hit = indexed(backend, path)
     cache = TextCache(backend.settings.text_dir, backend.settings.ocr_langs)

@@ -135,6 +135,15 @@ def test_words_only_page_shows_only_the_controls_that_work(browser, tmp_path, ti
         for control in ("#mode", "#not", "#min_score", "input[name=show_duplicates]"):
             assert page.locator(control).count() == 0, control  # they would do nothing without the model
         assert "need the image model" in page.locator(".options .note").inner_text()
+        # Its links carry the search as the page offers it: no mode, which would change nothing.
+        page.goto(url + "/index?k=3&category=cars")  # the images carry no words: their folder, newest first
+        links = page.locator("#results a[href*='?']").evaluate_all("els => els.map(e => e.href)")
+        assert len(links) == 4 and all("mode=" not in link and "category=cars" in link for link in links), links
+        page.locator("#results .card a.thumb").first.click()
+        page.get_by_role("link", name="Open its page").click()
+        page.wait_for_url("**/view/**")
+        back = page.locator(".view-back a").get_attribute("href")
+        assert "mode=" not in back and "category=cars" in back
         page.close()
 
 
@@ -457,6 +466,55 @@ def test_results_start_on_the_first_screen_of_a_phone(browser, server):
     page.close()
 
 
+def test_result_actions_are_apart_and_tall_enough_to_tap_at_390_px(browser, server):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(server + "/index?q=red+car&mode=image")
+    card = page.locator("#results .card", has=page.locator(".similar")).first
+    like, similar = card.locator(".like").bounding_box(), card.locator(".similar").bounding_box()
+    for box in (like, similar):
+        assert box["height"] >= 24 and box["width"] >= 24, box  # WCAG 2.2's smallest target
+    apart = max(similar["x"] - (like["x"] + like["width"]), similar["y"] - (like["y"] + like["height"]))
+    assert apart >= 8, (like, similar)  # they touched: a tap meant for one could land on the other
+    page.close()
+
+
+def test_the_search_bar_is_one_line_at_390_px_and_a_search_still_shows(browser, server):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(server + "/index?q=red+car")
+    bar = page.locator("#search .row").first
+    controls = [page.locator(s).bounding_box() for s in ("#q", "label.image-button", "#search button[type=submit]")]
+    assert len({round(box["y"] + box["height"] / 2) for box in controls}) == 1  # side by side...
+    assert bar.bounding_box()["height"] <= max(box["height"] for box in controls) + 1  # ...and nothing below
+    # A search under way shows along the top of the screen while its answer is held back.
+    page.route("**/index?q=blue*", lambda route: (page.wait_for_timeout(1500), route.continue_()))
+    page.fill("#q", "blue boat")
+    page.press("#q", "Enter")
+    page.wait_for_function("() => document.body.classList.contains('searching')")
+    shown = page.evaluate("() => { const s = getComputedStyle(document.body, '::before'); "
+                          "return [s.position, s.height, s.top]; }")
+    assert shown == ["fixed", "3px", "0px"]
+    page.wait_for_function("() => !document.body.classList.contains('searching')")
+    page.close()
+
+
+# -- Infinite scroll, Load more kept -----------------------------------------------------------------------------
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_scrolling_to_the_end_loads_the_next_results(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
+    page.goto(server + "/index?q=red+car&k=3&mode=image&show_duplicates=1")
+    assert page.locator("#results .card").count() == 3  # only a scroll loads more, not the page opening
+    for _ in range(20):
+        if not page.locator("#results .more a").count():
+            break
+        count = page.locator("#results .card").count()
+        page.mouse.wheel(0, 2000)
+        page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
+    shown = names(page)
+    assert len(shown) == len(set(shown)) == len(NAMES) + len(COPIES)  # all of them, none twice, no click
+    assert query(page).get("offset") is None  # the page's URL still names the search from its start
+    page.close()
+
+
 def test_eda_figures_text_reads_at_390_px(browser, server):
     page = browser.new_page(viewport=PHONE)
     page.goto(server + "/EDA")
@@ -508,14 +566,25 @@ def test_docs_renders_swagger_ui_under_the_csp(browser, server):
     page.on("console", lambda message: refused.append(message.text)
             if "Content Security Policy" in message.text else None)
     outside = []
-    page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(server) else None)
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith((server, "blob:" + server)) else None)  # blob: the page's own
     response = page.goto(server + "/docs")
     assert "default-src 'self'" in response.headers["content-security-policy"]
     page.wait_for_selector(".opblock-summary-path")
     paths = page.locator(".opblock-summary-path").all_inner_texts()
     assert "/api/search" in paths and "/healthz" in paths
-    assert refused == [] and outside == []
     assert page.request.get(server + "/static/swagger-ui/LICENSE").ok
+    # Trying an endpoint that answers with an image: Swagger UI shows it through a blob: URL of its own.
+    operation = page.locator("#operations-default-full_image_images__path__get")
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.locator("input[placeholder='path']").fill("cars/a.jpg")
+    operation.get_by_role("button", name="Execute").click()
+    shown = operation.locator(".response-col_description img")
+    shown.wait_for()
+    assert shown.evaluate("i => new Promise(done => { if (i.complete) done(i.naturalWidth); "
+                          "else { i.onload = () => done(i.naturalWidth); i.onerror = () => done(0); } })") > 0
+    assert refused == [] and outside == []
     page.close()
 
 
@@ -554,18 +623,24 @@ def test_a_result_opens_in_a_preview_that_keeps_the_grid(browser, server, viewpo
     page.wait_for_function("() => window.scrollY > 0")
     scrolled = page.evaluate("window.scrollY")
     order = names(page)
-    page.locator("#results .card a.thumb").nth(1).click()
+    # A thumbnail wholly on screen, not the first: clicking one partly off the screen would make the
+    # browser scroll it in first, and ← needs one before it.
+    seen = page.locator("#results .card a.thumb").evaluate_all(
+        "links => links.map(a => a.getBoundingClientRect()).map(r => r.top >= 0 && r.bottom <= innerHeight)")
+    at = next(i for i, whole in enumerate(seen) if whole and i > 0)
+    assert at + 2 < len(order)
+    page.locator("#results .card a.thumb").nth(at).click()
     page.wait_for_selector("#preview h1")
-    assert page.locator("#preview h1").inner_text() == order[1]
-    assert query(page)["open"] == [order[1]] and page.evaluate("window.__sameDocument") is True
+    assert page.locator("#preview h1").inner_text() == order[at]
+    assert query(page)["open"] == [order[at]] and page.evaluate("window.__sameDocument") is True
     assert page.evaluate("window.scrollY") == scrolled and page.locator("#results .card").count() == len(order)
     box = page.locator("#preview").bounding_box()
     assert (box["width"] == viewport["width"]) == (viewport is PHONE)  # a sheet on a phone, a side panel else
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[2]!r}")
-    assert query(page)["open"] == [order[2]]
+    page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[at + 1]!r}")
+    assert query(page)["open"] == [order[at + 1]]
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[1]!r}")
+    page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[at]!r}")
     page.keyboard.press("Escape")
     page.wait_for_selector("#preview", state="hidden")
     assert "open" not in query(page)

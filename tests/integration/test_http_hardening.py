@@ -339,8 +339,9 @@ def assert_strict_csp(response):
     assert directives["default-src"] == ["'self'"]
     for name, sources in directives.items():
         for source in sources:
-            # Only this origin, or nothing; data: for images only. No '*', hosts, schemes or 'unsafe-inline'.
-            assert source in ("'self'", "'none'") or (name == "img-src" and source == "data:"), (name, source)
+            # Only this origin, or nothing; data: and blob: (made by the page's own scripts) for images only.
+            # No '*', hosts, other schemes or 'unsafe-inline'.
+            assert source in ("'self'", "'none'") or (name == "img-src" and source in ("data:", "blob:")), (name, source)
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
