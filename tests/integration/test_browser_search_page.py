@@ -71,9 +71,27 @@ def names(page) -> list[str]:
     return page.locator("#results .card .name").evaluate_all("els => els.map(e => e.title)")
 
 
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["1280", "390"])
+def viewport(request):
+    """Every test of the page runs at a desktop's width and a phone's."""
+    return request.param
+
+
+def show_filters(page) -> None:
+    """At a phone's width the filters fold into their button: open it first, as a person would."""
+    filters = page.locator("details.filters")
+    if filters.count() and not filters.evaluate("d => d.open"):
+        filters.locator("summary").click()
+
+
+def choose(page, select: str, value: str) -> None:
+    show_filters(page)
+    page.select_option(select, value)
+
+
 # -- 1. Back and Forward, one request per search ---------------------------------------------------------
-def test_back_and_forward_put_the_whole_search_back(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_back_and_forward_put_the_whole_search_back(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index")
     sent = search_requests(page)
     page.fill("#q", "coffee")
@@ -84,7 +102,7 @@ def test_back_and_forward_put_the_whole_search_back(browser, server):
     page.fill("#q", "bank")
     page.press("#q", "Enter")
     page.wait_for_function("() => document.querySelector('#results .summary')?.textContent.includes('bank')")
-    page.select_option("#category", "cars")
+    choose(page, "#category", "cars")
     page.wait_for_url(lambda url: "category=cars" in url)
     page.wait_for_function("() => document.querySelectorAll('#results .card').length > 0")
     assert page.evaluate("history.length") == 5  # blank, the empty page, coffee, bank, bank in cars: no doubles
@@ -100,7 +118,7 @@ def test_back_and_forward_put_the_whole_search_back(browser, server):
     page.go_forward()
     page.wait_for_function("() => document.querySelector('#q').value === 'bank'")
     # Search again from a restored state: it is the state shown, not an empty form.
-    page.select_option("#category", "food")
+    choose(page, "#category", "food")
     page.wait_for_url(lambda url: "category=food" in url)
     assert query(page)["q"] == ["bank"]
     page.close()
@@ -108,8 +126,8 @@ def test_back_and_forward_put_the_whole_search_back(browser, server):
 
 # -- 2. "Find similar" with no file ------------------------------------------------------------------------
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-def test_find_similar_without_a_file_keeps_the_results(browser, server, javascript):
-    context = browser.new_context(java_script_enabled=javascript, viewport=DESKTOP)
+def test_find_similar_without_a_file_keeps_the_results(browser, server, javascript, viewport):
+    context = browser.new_context(java_script_enabled=javascript, viewport=viewport)
     page = context.new_page()
     page.goto(server + "/index?q=red+car")
     before = names(page)
@@ -127,13 +145,14 @@ def test_find_similar_without_a_file_keeps_the_results(browser, server, javascri
 
 
 # -- 3. Words-only: only the controls that work; one score scale with a cut-off that cuts ----------------------
-def test_words_only_page_shows_only_the_controls_that_work(browser, tmp_path, tiny_clip, embedder):
+def test_words_only_page_shows_only_the_controls_that_work(browser, tmp_path, tiny_clip, embedder, viewport):
     no_model = str(tmp_path / "no-such-model")
     with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV, CLIP_MODEL=no_model) as (url, _):
-        page = browser.new_page(viewport=DESKTOP)
+        page = browser.new_page(viewport=viewport)
         page.goto(url + "/index?q=sale")
         for control in ("#mode", "#not", "#min_score", "input[name=show_duplicates]"):
             assert page.locator(control).count() == 0, control  # they would do nothing without the model
+        show_filters(page)
         assert "need the image model" in page.locator(".options .note").inner_text()
         # Its links carry the search as the page offers it: no mode, which would change nothing.
         page.goto(url + "/index?k=3&category=cars")  # the images carry no words: their folder, newest first
@@ -147,16 +166,17 @@ def test_words_only_page_shows_only_the_controls_that_work(browser, tmp_path, ti
         page.close()
 
 
-def test_the_cut_off_speaks_the_score_shown(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_the_cut_off_speaks_the_score_shown(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car")
     assert page.locator("#min_score").count() == 0  # fused scores rank; they do not measure
     some = page.request.get(server + "/api/search?q=red+car").json()["results"][0]["id"]
     page.goto(server + f"/index?like={some}&mode=hybrid")  # pictures like a picture: cosines from 0 to 1
-    page.select_option("#mode", "image")
+    choose(page, "#mode", "image")
     page.wait_for_selector("#min_score")
     scores = [float(s) for s in page.locator("#results .score").all_inner_texts()]
     cut = round((scores[0] + scores[-1]) / 2, 2)
+    show_filters(page)
     page.fill("#min_score", str(cut))
     page.press("#min_score", "Enter")
     page.wait_for_url(lambda u: "min_score=" in u)
@@ -170,8 +190,8 @@ def test_the_cut_off_speaks_the_score_shown(browser, server):
 
 
 # -- 4, 7. Paging by what the store has left; "+N similar" opens the folded images -----------------------------
-def test_load_more_pages_through_everything_once(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_load_more_pages_through_everything_once(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car&k=3&mode=image")
     while page.locator("#results .more a").count():
         count = page.locator("#results .card").count()
@@ -184,8 +204,8 @@ def test_load_more_pages_through_everything_once(browser, server):
     page.close()
 
 
-def test_load_more_and_back_repeat_a_search_by_image(browser, server, indexed):
-    page = browser.new_page(viewport=DESKTOP)
+def test_load_more_and_back_repeat_a_search_by_image(browser, server, indexed, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car&k=3&mode=image&show_duplicates=1")
     before = page.url
     page.fill("#q", "")
@@ -214,8 +234,8 @@ def test_load_more_and_back_repeat_a_search_by_image(browser, server, indexed):
     page.close()
 
 
-def test_plus_n_similar_opens_the_folded_images(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_plus_n_similar_opens_the_folded_images(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car&mode=image")
     card = page.locator("#results .card", has=page.locator(".similar")).first
     source = card.locator(".name").get_attribute("title")
@@ -228,8 +248,8 @@ def test_plus_n_similar_opens_the_folded_images(browser, server):
 
 
 # -- 5. The whole state in the URL, carried by every link -------------------------------------------------------
-def test_links_carry_the_whole_search(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_links_carry_the_whole_search(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     state = {"q": ["red car"], "k": ["24"], "mode": ["image"], "category": ["cars"], "show_duplicates": ["1"]}
     page.goto(server + "/index?q=red+car&k=24&mode=image&category=cars&show_duplicates=1")
     page.locator("#results .card a.thumb").first.click()  # the preview, then its page
@@ -244,8 +264,8 @@ def test_links_carry_the_whole_search(browser, server):
 
 
 # -- 6. More like this: the source as a removable chip, not among its own results, kept across modes --------------
-def test_more_like_this_shows_its_source_as_a_chip(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_more_like_this_shows_its_source_as_a_chip(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car&mode=image&show_duplicates=1")
     third = page.locator("#results .card").nth(2)
     source = third.locator(".name").get_attribute("title")
@@ -254,7 +274,7 @@ def test_more_like_this_shows_its_source_as_a_chip(browser, server):
     assert page.locator(".chip strong").get_attribute("title") == source
     assert page.locator(".chip img").evaluate("i => i.complete && i.naturalWidth > 0")
     assert source not in names(page) and names(page)
-    page.select_option("#mode", "hybrid")
+    choose(page, "#mode", "hybrid")
     page.wait_for_url(lambda url: "mode=hybrid" in url)
     page.wait_for_function("() => document.querySelectorAll('#results .card').length > 0")
     assert page.locator(".chip strong").get_attribute("title") == source and source not in names(page)
@@ -265,8 +285,8 @@ def test_more_like_this_shows_its_source_as_a_chip(browser, server):
 
 
 # -- 8. Keyboard focus is visible --------------------------------------------------------------------------------
-def test_keyboard_focus_on_a_thumbnail_is_visible(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_keyboard_focus_on_a_thumbnail_is_visible(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car")
     for _ in range(40):
         page.keyboard.press("Tab")
@@ -286,8 +306,8 @@ def test_keyboard_focus_on_a_thumbnail_is_visible(browser, server):
 
 
 # -- 9. An empty query shows the collection, newest first, the filters working ---------------------------------
-def test_an_empty_query_shows_the_collection_newest_first(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_an_empty_query_shows_the_collection_newest_first(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?k=4")
     assert page.locator("#results .summary").inner_text() == "All images, newest first"
     assert page.locator("#results .score").count() == 0  # nothing was matched: no score to show
@@ -297,10 +317,11 @@ def test_an_empty_query_shows_the_collection_newest_first(browser, server):
         page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
     assert names(page) == NEWEST_FIRST
     page.goto(server + "/index")
-    page.select_option("#category", "cars")
+    choose(page, "#category", "cars")
     page.wait_for_url(lambda url: "category=cars" in url)
     page.wait_for_function("() => document.querySelector('#results .summary')?.textContent.includes('in cars')")
     assert names(page) == [name for name in NEWEST_FIRST if name.startswith("cars/")]
+    show_filters(page)
     page.locator("input[name=has_text]").check()  # no image here has text: say so, and how to see them all
     page.wait_for_selector("#results .empty")
     page.get_by_role("link", name="show all images").click()
@@ -344,7 +365,6 @@ SHOWN_WHOLE = """el => {  // drawn, and not clipped by its box or the card's
 }"""
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
 def test_snippets_show_matched_words_whole_and_no_ocr_noise(browser, texts_server, viewport):
     page = browser.new_page(viewport=viewport)
     page.goto(texts_server + "/index?q=opening+parking&mode=text")
@@ -364,8 +384,8 @@ def test_snippets_show_matched_words_whole_and_no_ocr_noise(browser, texts_serve
 
 
 # -- 11. Messages with a next step --------------------------------------------------------------------------------
-def test_an_unknown_category_says_which_there_are(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_an_unknown_category_says_which_there_are(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     response = page.goto(server + "/index?q=car&category=shoes")
     message = page.locator("#results .error").inner_text()
     assert response.status == 422 and "shoes" in message and "cars" in message and "food" in message
@@ -374,9 +394,9 @@ def test_an_unknown_category_says_which_there_are(browser, server):
     page.close()
 
 
-def test_messages_say_what_to_do_next(browser, server, tmp_path, indexed):
+def test_messages_say_what_to_do_next(browser, server, tmp_path, indexed, viewport):
     """Each message a user can reach names the next step, not just the failure."""
-    page = browser.new_page(viewport=DESKTOP)
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index")
     page.locator("details.upload summary").click()
     pdf = tmp_path / "flyer.pdf"
@@ -399,7 +419,7 @@ def test_messages_say_what_to_do_next(browser, server, tmp_path, indexed):
     qdrant = f"http://127.0.0.1:{closed_port()}"
     with served(indexed, **PAGE_ENV, QDRANT_URL=qdrant, QDRANT_TIMEOUT="2",
                 CLIP_MODEL=str(tmp_path / "no-such-model")) as (url, _):
-        page = browser.new_page(viewport=DESKTOP)
+        page = browser.new_page(viewport=viewport)
         response = page.goto(url + "/index?q=car")
         message = page.locator("#results .error").inner_text()
         assert response.status == 503 and f"start the Qdrant server at {qdrant}" in message, message
@@ -428,8 +448,8 @@ def drop_or_paste(page, kind: str, target: str, path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["drop", "paste"])
-def test_an_image_dropped_anywhere_or_pasted_searches_with_it(browser, server, indexed, kind):
-    page = browser.new_page(viewport=DESKTOP)
+def test_an_image_dropped_anywhere_or_pasted_searches_with_it(browser, server, indexed, kind, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?mode=image")
     drop_or_paste(page, kind, "#results" if kind == "drop" else "body", indexed.dataset_dir / "h.png")
     page.wait_for_selector("#results .summary:text('Images like yours')")  # the collection's cards were there before
@@ -437,9 +457,10 @@ def test_an_image_dropped_anywhere_or_pasted_searches_with_it(browser, server, i
     page.close()
 
 
-def test_files_dropped_on_add_images_are_added_and_the_count_follows(browser, tmp_path, tiny_clip, embedder):
+def test_files_dropped_on_add_images_are_added_and_the_count_follows(browser, tmp_path, tiny_clip, embedder,
+                                                                     viewport):
     with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV) as (url, _):
-        page = browser.new_page(viewport=DESKTOP)
+        page = browser.new_page(viewport=viewport)
         page.goto(url + "/index")
         count = int(page.locator("#stats").inner_text().split()[0])
         page.locator("details.upload summary").click()
@@ -498,7 +519,6 @@ def test_the_search_bar_is_one_line_at_390_px_and_a_search_still_shows(browser, 
 
 
 # -- Infinite scroll, Load more kept -----------------------------------------------------------------------------
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
 def test_scrolling_to_the_end_loads_the_next_results(browser, server, viewport):
     page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car&k=3&mode=image&show_duplicates=1")
@@ -530,11 +550,11 @@ def test_eda_figures_text_reads_at_390_px(browser, server):
 
 
 # -- A k from a link that the Results list does not offer -----------------------------------------------------------
-def test_a_k_the_list_does_not_offer_is_shown_and_kept(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_a_k_the_list_does_not_offer_is_shown_and_kept(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car&k=5&mode=image&show_duplicates=1")
     assert page.locator("#results .card").count() == 5 and page.input_value("#k") == "5"  # the list says so
-    page.select_option("#category", "cars")  # the next search keeps it, rather than jumping to 12
+    choose(page, "#category", "cars")  # the next search keeps it, rather than jumping to 12
     page.wait_for_url(lambda url: "category=cars" in url)
     assert query(page)["k"] == ["5"]
     page.goto(server + "/index?q=red+car&k=500")
@@ -544,8 +564,8 @@ def test_a_k_the_list_does_not_offer_is_shown_and_kept(browser, server):
 
 
 # -- 15. Favicon and one button style --------------------------------------------------------------------------------
-def test_no_404_on_the_page_and_buttons_look_alike(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_no_404_on_the_page_and_buttons_look_alike(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     missing = []
     page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
     page.goto(server + "/index?q=car")
@@ -560,8 +580,8 @@ def test_no_404_on_the_page_and_buttons_look_alike(browser, server):
 
 
 # -- 16. /docs from vendored files under the same CSP -------------------------------------------------------------
-def test_docs_renders_swagger_ui_under_the_csp(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_docs_renders_swagger_ui_under_the_csp(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     refused = []
     page.on("console", lambda message: refused.append(message.text)
             if "Content Security Policy" in message.text else None)
@@ -589,9 +609,9 @@ def test_docs_renders_swagger_ui_under_the_csp(browser, server):
 
 
 # -- 10. Remove: confirm, POST-redirect-GET, undo while the file is kept ----------------------------------------------
-def test_remove_asks_first_survives_a_reload_and_can_be_undone(browser, tmp_path, tiny_clip, embedder):
+def test_remove_asks_first_survives_a_reload_and_can_be_undone(browser, tmp_path, tiny_clip, embedder, viewport):
     with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV) as (url, _):
-        page = browser.new_page(viewport=DESKTOP)
+        page = browser.new_page(viewport=viewport)
         page.goto(url + "/view/g.jpg")
         remove = page.get_by_role("button", name="Remove", exact=True)
         assert not remove.is_visible()  # one click on a button is not enough to remove an image
@@ -614,7 +634,6 @@ def test_remove_asks_first_survives_a_reload_and_can_be_undone(browser, tmp_path
 
 
 # -- The preview panel -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
 def test_a_result_opens_in_a_preview_that_keeps_the_grid(browser, server, viewport):
     page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car&k=24&mode=image&show_duplicates=1")

@@ -341,7 +341,8 @@ def assert_strict_csp(response):
         for source in sources:
             # Only this origin, or nothing; data: and blob: (made by the page's own scripts) for images only.
             # No '*', hosts, other schemes or 'unsafe-inline'.
-            assert source in ("'self'", "'none'") or (name == "img-src" and source in ("data:", "blob:")), (name, source)
+            image_scheme = name == "img-src" and source in ("data:", "blob:")
+            assert source in ("'self'", "'none'") or image_scheme, (name, source)
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
