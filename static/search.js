@@ -177,10 +177,41 @@
   const opened = new URLSearchParams(location.search).get("open");
   if (opened) preview(opened, { push: false });
 
-  // Infinite scroll: scrolling near the end of the grid loads the next page by itself, through the same
-  // "Load more" link (which stays, for a click and for use without JavaScript). Only a person's scroll
-  // loads (a wheel or a swipe counts, on a page too short to scroll): a page opened, reloaded or restored
-  // by Back shows just what its URL names.
+  // Load more: the next cards in place of the link (without JavaScript the link opens the next page).
+  // One page at a time; cards meant for a grid a new search has replaced are dropped.
+  let loadingMore = false;
+  async function loadMore(link) {
+    if (loadingMore) return;
+    loadingMore = true;
+    link.classList.add("loading");
+    const item = link.closest("li");
+    try {
+      const response = await fetch(link.href, { headers: { "X-Results": "more" } });
+      const cards = document.createElement("template");
+      cards.innerHTML = await response.text();
+      if (!response.ok) throw new Error(`the server answered ${response.status}`);
+      if (item.isConnected) item.replaceWith(cards.content);
+    } catch (error) {
+      const message = document.createElement("p");
+      message.className = "error";
+      message.setAttribute("role", "alert");
+      message.textContent = `The next results did not load (${error.message}). Check that adsearch is running, then try again.`;
+      item.querySelector(".error")?.remove();
+      item.prepend(message);
+    } finally {
+      loadingMore = false;
+      link.classList.remove("loading");
+    }
+  }
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("#results .more a");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    loadMore(link);
+  });
+  // Infinite scroll: scrolling near the end of the grid loads the next page by itself, as the link
+  // would. Only a scroll loads (a wheel or a swipe counts, on a page too short to scroll): a page opened,
+  // reloaded or restored by Back shows just what its URL names.
   let scrollQueued = false;
   function loadMoreIfNear() {
     if (scrollQueued) return;
@@ -188,9 +219,7 @@
     requestAnimationFrame(() => {
       scrollQueued = false;
       const more = document.querySelector("#results .more a");
-      if (more && !more.classList.contains("htmx-request") && more.getBoundingClientRect().top < innerHeight * 1.5) {
-        more.click();
-      }
+      if (more && more.getBoundingClientRect().top < innerHeight * 1.5) loadMore(more);
     });
   }
   for (const gesture of ["scroll", "wheel", "touchmove"]) window.addEventListener(gesture, loadMoreIfNear, { passive: true });

@@ -11,7 +11,18 @@ import pytest
 from src.embedding import ClipEmbedder
 from src.runtime import configure
 from src.settings import Settings
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, MISSING_TOOLS, TOOLS, made_once, make_image, require_tool, run_folder
+from tests.helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    MISSING_TOOLS,
+    PHONE,
+    TOOLS,
+    made_once,
+    make_image,
+    require_tool,
+    run_folder,
+)
 from tests.ocr_once import OcrOnce
 from tools.random_clip import build_tiny_clip
 
@@ -91,6 +102,12 @@ def settings(tmp_path, tiny_clip, image_folder) -> Settings:
         # for every upload cost the web tests seconds each, and their shapes hold no words.
         ocr=False,
     )
+
+
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["1280", "390"])
+def viewport(request):
+    """A page test that asks for it runs at a desktop's width and a phone's."""
+    return request.param
 
 
 @pytest.fixture(scope="module")

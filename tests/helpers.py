@@ -162,3 +162,20 @@ def looking(category: str | None = None, **wanted: str) -> set[str]:
     return {path for path, looks in LOOKS_EXPECTED.items()
             if all(looks[fields.index(field)] == value for field, value in wanted.items())
             and (category is None or path.startswith(category + "/"))}
+
+
+# -- pages in the browser ------------------------------------------------------------------------------------------
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+
+
+def show_filters(page) -> None:
+    """At a phone's width the search page's filters fold into their button: open it first, as a person would."""
+    filters = page.locator("details.filters")
+    if filters.count() and not filters.evaluate("d => d.open"):
+        filters.locator("summary").click()
+
+
+def choose(page, select: str, value: str) -> None:
+    """Pick a value in one of the search page's lists, at any width."""
+    show_filters(page)
+    page.select_option(select, value)

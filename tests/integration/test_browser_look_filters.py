@@ -10,11 +10,10 @@ from src.indexing import index_folder
 from src.settings import Settings
 from src.store import open_store
 from tests.app_server import served
-from tests.helpers import LOOKS_EXPECTED, looking, make_look_images
+from tests.helpers import LOOKS_EXPECTED, PHONE, choose, looking, make_look_images
 
 pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,6 @@ def shown(page, expected: set[str]) -> None:
     assert names(page) == expected
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
 def test_a_look_filter_shows_only_what_looks_so_and_back_restores_it(browser, server, viewport):
     page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=car")
@@ -75,13 +73,13 @@ def test_a_look_filter_shows_only_what_looks_so_and_back_restores_it(browser, se
     page.close()
 
 
-def test_the_collection_listing_filters_by_size_and_format(browser, server):
-    page = browser.new_page(viewport=DESKTOP)
+def test_the_collection_listing_filters_by_size_and_format(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(server + "/index")  # no words: the collection, newest first, filtered the same way
-    page.select_option("#format", "png")
+    choose(page, "#format", "png")
     page.wait_for_url(lambda url: "format=png" in url)
     shown(page, looking(format="png"))
-    page.select_option("#size", "medium")
+    choose(page, "#size", "medium")
     page.wait_for_url(lambda url: "size=medium" in url)
     shown(page, {"b/green-square.png"})
     assert "png" in page.locator("#results .summary").inner_text()

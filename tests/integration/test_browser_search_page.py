@@ -11,7 +11,7 @@ from src.indexing import index_folder
 from src.settings import Settings
 from src.store import open_store
 from tests.app_server import served
-from tests.helpers import closed_port, make_image
+from tests.helpers import PHONE, choose, closed_port, make_image, show_filters
 
 pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
@@ -25,7 +25,6 @@ NEWEST_FIRST = ["food/e.gif", "cars/b-small.png", "g.jpg", "cars/a.jpg", "food/d
                 "cars/c.webp", "food/f.bmp", "cars/a-small.jpg", "food/d.jpeg", "cars/b.png"]
 # The page as served by default (OCR on, as in `make run`), but with the fold at FOLD_COSINE.
 PAGE_ENV = {"COLLAPSE_COSINE": FOLD_COSINE, "OCR": "true"}
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 
 def build(root, tiny_clip, embedder) -> Settings:
@@ -56,6 +55,12 @@ def server(indexed):
         yield url
 
 
+def load_more(page) -> None:
+    """Click Load more where it is, without scrolling to it: scrolling there loads the next page by itself
+    (infinite scroll), and the test would not know which of the two it waits for."""
+    page.locator("#results .more a").dispatch_event("click")
+
+
 def search_requests(page) -> list[str]:
     """Every request the page sends for search results from now on."""
     sent = []
@@ -69,24 +74,6 @@ def query(page) -> dict:
 
 def names(page) -> list[str]:
     return page.locator("#results .card .name").evaluate_all("els => els.map(e => e.title)")
-
-
-@pytest.fixture(params=[DESKTOP, PHONE], ids=["1280", "390"])
-def viewport(request):
-    """Every test of the page runs at a desktop's width and a phone's."""
-    return request.param
-
-
-def show_filters(page) -> None:
-    """At a phone's width the filters fold into their button: open it first, as a person would."""
-    filters = page.locator("details.filters")
-    if filters.count() and not filters.evaluate("d => d.open"):
-        filters.locator("summary").click()
-
-
-def choose(page, select: str, value: str) -> None:
-    show_filters(page)
-    page.select_option(select, value)
 
 
 # -- 1. Back and Forward, one request per search ---------------------------------------------------------
@@ -195,7 +182,7 @@ def test_load_more_pages_through_everything_once(browser, server, viewport):
     page.goto(server + "/index?q=red+car&k=3&mode=image")
     while page.locator("#results .more a").count():
         count = page.locator("#results .card").count()
-        page.locator("#results .more a").click()
+        load_more(page)
         page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
     shown = names(page)
     folded = sum(int(text.split()[0].lstrip("+")) for text in page.locator("#results .similar").all_inner_texts())
@@ -213,12 +200,13 @@ def test_load_more_and_back_repeat_a_search_by_image(browser, server, indexed, v
     page.wait_for_url(lambda url: "image_key=" in url)
     page.wait_for_selector("#results .summary:text('Images like yours')")
     assert query(page)["k"] == ["3"] and page.input_value("#k") == "3"  # the page's own k, kept
-    assert page.locator(".chip img").evaluate("i => i.complete && i.naturalWidth > 0")  # the query, shown
+    page.wait_for_function("() => { const i = document.querySelector('.chip img'); "
+                           "return i && i.complete && i.naturalWidth > 0; }")  # the query, shown
     first_page = names(page)
     assert first_page[0] == "h.png" and len(first_page) == 3
     while page.locator("#results .more a").count():  # the store's ranking for the image, page by page
         count = page.locator("#results .card").count()
-        page.locator("#results .more a").click()
+        load_more(page)
         page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
     shown = names(page)
     assert shown[:3] == first_page and sorted(shown) == sorted(NAMES + list(COPIES))  # every image once
@@ -313,7 +301,7 @@ def test_an_empty_query_shows_the_collection_newest_first(browser, server, viewp
     assert page.locator("#results .score").count() == 0  # nothing was matched: no score to show
     while page.locator("#results .more a").count():  # pages of 4, each once
         count = page.locator("#results .card").count()
-        page.locator("#results .more a").click()
+        load_more(page)
         page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
     assert names(page) == NEWEST_FIRST
     page.goto(server + "/index")
@@ -522,16 +510,33 @@ def test_the_search_bar_is_one_line_at_390_px_and_a_search_still_shows(browser, 
 def test_scrolling_to_the_end_loads_the_next_results(browser, server, viewport):
     page = browser.new_page(viewport=viewport)
     page.goto(server + "/index?q=red+car&k=3&mode=image&show_duplicates=1")
+    page.evaluate("window.__sameDocument = true")
     assert page.locator("#results .card").count() == 3  # only a scroll loads more, not the page opening
-    for _ in range(20):
+    for _ in range(300):  # a person scrolling on and on, faster than the pages come
         if not page.locator("#results .more a").count():
             break
-        count = page.locator("#results .card").count()
-        page.mouse.wheel(0, 2000)
-        page.wait_for_function(f"() => document.querySelectorAll('#results .card').length > {count}")
+        page.mouse.wheel(0, 400)
+        page.wait_for_timeout(15)
     shown = names(page)
     assert len(shown) == len(set(shown)) == len(NAMES) + len(COPIES)  # all of them, none twice, no click
-    assert query(page).get("offset") is None  # the page's URL still names the search from its start
+    # Never a page of its own: a link that had just come in was once followed before it was made to load
+    # in place, and the grid was left for the offset's page.
+    assert page.evaluate("window.__sameDocument") is True and query(page).get("offset") is None
+    page.close()
+
+
+def test_a_click_on_load_more_while_a_scroll_loads_it_stays_on_the_page(browser, server, viewport):
+    """The page a scroll asked for is still on its way: the click loads it once, and the page stays."""
+    page = browser.new_page(viewport=viewport)
+    page.goto(server + "/index?q=red+car&k=3&mode=image&show_duplicates=1")
+    page.evaluate("window.__sameDocument = true")
+    page.route("**/index?*offset=3*", lambda route: (page.wait_for_timeout(1000), route.continue_()))
+    with page.expect_request("**/index?*offset=3*"):  # the scroll asked for the next page, held back a second
+        page.mouse.wheel(0, 600)
+    page.locator("#results .more a").click()
+    page.wait_for_function("() => document.querySelectorAll('#results .card').length === 6")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__sameDocument") is True and "offset" not in query(page)
     page.close()
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from tests.app_server import served
 from tests.helpers import make_image
-from tests.integration.test_browser_search_page import DESKTOP, PAGE_ENV, build, drop_or_paste, names
+from tests.integration.test_browser_search_page import PAGE_ENV, build, drop_or_paste, names
 
 pytestmark = [pytest.mark.requires("chromium"), pytest.mark.slow]
 
@@ -17,9 +17,9 @@ def words_only(tmp_path_factory, tiny_clip, embedder):
         yield url
 
 
-def test_an_image_dropped_on_the_page_without_the_model_says_what_to_do(browser, words_only, tmp_path):
+def test_an_image_dropped_on_the_page_without_the_model_says_what_to_do(browser, words_only, tmp_path, viewport):
     """It used to outline the whole page as a drop target, then do nothing at all."""
-    page = browser.new_page(viewport=DESKTOP)
+    page = browser.new_page(viewport=viewport)
     page.goto(words_only + "/index?q=sale")
     drop_or_paste(page, "drop", "#results", make_image(tmp_path / "dropped.png", 5))
     message = page.locator("#upload-results .error")
@@ -30,15 +30,15 @@ def test_an_image_dropped_on_the_page_without_the_model_says_what_to_do(browser,
     page.close()
 
 
-def test_an_added_image_shows_in_the_collection_at_once(browser, tmp_path, tiny_clip, embedder):
+def test_an_added_image_shows_in_the_collection_at_once(browser, tmp_path, tiny_clip, embedder, viewport):
     """The count said one more, but the newest-first grid stayed as it was, and Search (the same URL) did
     nothing: the new image appeared only after a reload."""
     with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV) as (url, _):
-        added_at_once(browser, url, tmp_path)
+        added_at_once(browser, url, tmp_path, viewport)
 
 
-def added_at_once(browser, url, tmp_path):
-    page = browser.new_page(viewport=DESKTOP)
+def added_at_once(browser, url, tmp_path, viewport):
+    page = browser.new_page(viewport=viewport)
     page.goto(url + "/index")
     page.locator("details.upload summary").click()
     page.set_input_files("#files", str(make_image(tmp_path / "brand-new.png", 901)))
@@ -52,11 +52,11 @@ def added_at_once(browser, url, tmp_path):
     page.close()
 
 
-def test_a_file_that_is_no_image_keeps_the_search_on_screen(browser, tmp_path, tiny_clip, embedder):
+def test_a_file_that_is_no_image_keeps_the_search_on_screen(browser, tmp_path, tiny_clip, embedder, viewport):
     """Choosing a text file as the query image wiped the results, the words and the previous image's chip,
     while the URL still named that search: the message stood alone on an empty page."""
     with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV) as (url, _):
-        page = browser.new_page(viewport=DESKTOP)
+        page = browser.new_page(viewport=viewport)
         page.goto(url + "/index?q=sale")
         before, address = names(page), page.url
         assert before
@@ -70,10 +70,10 @@ def test_a_file_that_is_no_image_keeps_the_search_on_screen(browser, tmp_path, t
         page.close()
 
 
-def test_eda_axis_labels_are_plain_numbers(browser, words_only):
+def test_eda_axis_labels_are_plain_numbers(browser, words_only, viewport):
     """The file-size histogram's log axis read "$\\mathdefault{10^{1}}$": the figures keep their text as SVG
     text, which does not render matplotlib's mathtext."""
-    page = browser.new_page(viewport=DESKTOP)
+    page = browser.new_page(viewport=viewport)
     page.goto(words_only + "/EDA")
     page.wait_for_selector(".eda svg text", state="attached")
     texts = page.locator(".eda svg text").evaluate_all("els => els.map(e => e.textContent)")
