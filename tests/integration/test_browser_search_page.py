@@ -638,9 +638,21 @@ def test_remove_asks_first_survives_a_reload_and_can_be_undone(browser, tmp_path
         page.close()
 
 
+def swipe(page, dx: int) -> None:
+    """A one-finger swipe across the middle of the preview, dx pixels sideways (real touch events)."""
+    box = page.locator("#preview").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    touch = page.context.new_cdp_session(page)
+    touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 6):
+        touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + dx * step / 5, "y": y}]})
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    touch.detach()
+
+
 # -- The preview panel -----------------------------------------------------------------------------------------------
 def test_a_result_opens_in_a_preview_that_keeps_the_grid(browser, server, viewport):
-    page = browser.new_page(viewport=viewport)
+    page = browser.new_page(viewport=viewport, has_touch=True)  # a touch screen at either width
     page.goto(server + "/index?q=red+car&k=24&mode=image&show_duplicates=1")
     page.evaluate("window.__sameDocument = true")
     page.mouse.wheel(0, 300)
@@ -664,6 +676,10 @@ def test_a_result_opens_in_a_preview_that_keeps_the_grid(browser, server, viewpo
     page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[at + 1]!r}")
     assert query(page)["open"] == [order[at + 1]]
     page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[at]!r}")
+    swipe(page, -200)  # a finger drawn to the left: the next one, as on a phone's photo viewer
+    page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[at + 1]!r}")
+    swipe(page, 200)
     page.wait_for_function(f"() => document.querySelector('#preview h1').textContent === {order[at]!r}")
     page.keyboard.press("Escape")
     page.wait_for_selector("#preview", state="hidden")
