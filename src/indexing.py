@@ -127,8 +127,11 @@ def index_folder(
     new_ids = [pid for pid in contents if pid not in stored]
     stale_text = [pid for pid in contents if pid in stored and reader and stored[pid].get("ocr") != reader.version]
     writer.read_text_ahead(new_ids + stale_text)
+    # Images whose text the OCR cache holds cost the model alone, the others OCR too, about ten times as
+    # much: mixed evenly, every stretch of the run goes at the run's own rate, so the bar's ETA holds.
+    new_ids = spread(*writer.split_by_reading(new_ids))
     embedding_started = time.perf_counter()
-    with tqdm(total=len(new_ids), unit="img", desc="indexing", disable=not progress, leave=False) as bar:
+    with Progress(total=len(new_ids), unit="img", desc="indexing", disable=not progress, leave=False) as bar:
         for batch in writer.write(new_ids, batch_size):
             bar.update(len(batch))
     report.embedding_seconds = time.perf_counter() - embedding_started
@@ -217,6 +220,16 @@ class ContentWriter:
                 first = self.contents[pid][0]
                 self._pending[pid] = self.reader.submit(first.path, first.abs_path, self.hashes[pid])
 
+    def split_by_reading(self, pids: list[str]) -> tuple[list[str], list[str]]:
+        """(those whose OCR runs in the workers, those whose text is ready), each in the order given:
+        submitted ones were queued in that order."""
+        if self.reader is None:
+            return [], list(pids)
+        self.read_text_ahead(pids)
+        read = [pid for pid in pids if self._pending[pid].future is not None]
+        queued = set(read)
+        return read, [pid for pid in pids if pid not in queued]
+
     def write(self, pids: list[str], batch_size: int) -> Iterator[list[tuple[str, str | None]]]:
         """Index new contents batch by batch; yields each batch once written, as (point id, why it failed
         or None). A failure to decode is reported and skips the image; a failed OCR is reported and the
@@ -279,6 +292,76 @@ class ContentWriter:
             encoded = self.embedder.embed_texts([texts[pid] for pid in with_text])
             dense = {pid: vector.tolist() for pid, vector in zip(with_text, encoded)}
         return {pid: (Vectors(text=dense.get(pid), bm25=words.get(pid)), payloads[pid]) for pid in pids}
+
+
+def spread(heavy: list[str], light: list[str]) -> list[str]:
+    """heavy and light mixed evenly, each in its own order: after any k items, the share of heavy ones is
+    within one item of their share of all. The OCR workers read the heavy ones in their order, so the
+    embedding never waits on one queued behind the others."""
+    total = len(heavy) + len(light)
+    mixed: list[str] = []
+    taken = 0
+    for position in range(1, total + 1):
+        if taken * total < position * len(heavy):  # fewer heavy so far than their share of position items
+            mixed.append(heavy[taken])
+            taken += 1
+        else:
+            mixed.append(light[position - 1 - taken])
+    return mixed
+
+
+class Eta:
+    """The seconds left of a run of items, from the rate since its first update: what comes before (the OCR
+    workers starting, the models loading) says nothing of the rate after. Fed by the progress bar, and by
+    tests with made-up timings."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self._first: tuple[int, float] | None = None  # (items done, time) at the first update
+        self._last: tuple[int, float] | None = None
+
+    def update(self, done: int, now: float) -> None:
+        if self._first is None:
+            self._first = (done, now)
+        self._last = (done, now)
+
+    @property
+    def rate(self) -> float | None:
+        """Items per second since the first update; None before two updates."""
+        if self._first is None or self._last is None or self._last[1] <= self._first[1]:
+            return None
+        return (self._last[0] - self._first[0]) / (self._last[1] - self._first[1]) or None
+
+    def remaining(self, now: float | None = None) -> float | None:
+        """Seconds left, counted from now (default: the last update); None while the rate is unknown."""
+        rate = self.rate
+        if rate is None or self._last is None:
+            return None
+        since = 0.0 if now is None else max(0.0, now - self._last[1])
+        return max(0.0, (self.total - self._last[0]) / rate - since)
+
+
+class Progress(tqdm):
+    """tqdm whose rate and ETA are Eta's: since the first batch was written, not an average over the last
+    few updates (tqdm's), which swings with each batch's mix of images."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eta = Eta(self.total or 0)
+        self.done = 0  # tqdm's own count stands still when the bar is disabled
+
+    def update(self, n=1):
+        self.done += n
+        self.eta.update(self.done, time.monotonic())
+        return super().update(n)
+
+    @property
+    def format_dict(self):
+        shown = super().format_dict
+        rate = getattr(self, "eta", None) and self.eta.rate
+        if rate:
+            shown["rate"] = rate  # tqdm shows (total - n) / rate as the time left
+        return shown
 
 
 def read_categories(folder: Path, problems: list[str] | None = None) -> dict[str, str]:
