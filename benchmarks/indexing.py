@@ -2,7 +2,7 @@
 embed, upsert) against the model's bare forward pass on already-decoded images of the same batch size.
 
     python benchmarks/indexing.py [--model DIR] [--images DIR] [--precision auto] [--batch 32]
-                                  [--ocr [--rounds 2] [--eta-copies 10] [--out FILE]]
+                                  [--ocr [--rounds 2] [--eta-seconds 150] [--out FILE]]
 
 Without --model a full-size random-weight CLIP is built (the real model's compute). OCR is off unless
 --ocr. With it, three things take turns for --rounds rounds, so that a change in the shared machine's
@@ -11,15 +11,17 @@ cache, the index step's worker processes) and the whole index step with OCR (fre
 OCR and the model each use every core, so the most the pipeline can reach is the summed-work bound,
 1 / (1 / model + 1 / OCR): the rate if the two overlapped perfectly on the cores. Target: >= 90% of it.
 
-Then the ETA run (--eta-copies > 0): the images copied that many times (the same pixels, a few bytes
-more, so each copy is new content), the first third of the copies with their text already in the OCR
-cache (as after an index run stopped half-way: OCR runs ahead of the embedding), indexed with the
-progress bar's ETA recorded at each batch against the time the run really took after it.
+Then the ETA run (--eta-seconds > 0): the images copied enough times to take about that long at the rate
+just measured (the same pixels, a few bytes more, so each copy is new content), the first third of the
+copies with their text already in the OCR cache (as after an index run stopped half-way: OCR runs ahead
+of the embedding), indexed with the progress bar's ETA recorded at each batch against the time the run
+really took after it.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
@@ -133,7 +135,7 @@ def eta_run(images: Path, embedder: ClipEmbedder, work: Path, copies: int, batch
         shown = f"{eta:6.1f} s" if eta is not None else "     ? "
         say(f"  at {at - started:6.1f} s  {done:5d} done  ETA {shown}  really left {end - at:6.1f} s")
     if worst is None:
-        say(f"  the run took less than {ETA_AFTER_SECONDS} s: no ETA to judge (use more --eta-copies)")
+        say(f"  the run took less than {ETA_AFTER_SECONDS} s: no ETA to judge (use more --eta-seconds)")
         return
     for name, found in (("every batch", worst), ("batches with >= 10 s left", worst_lasting)):
         if found is None:
@@ -153,7 +155,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--ocr", action="store_true")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--eta-copies", type=int, default=10)
+    parser.add_argument("--eta-seconds", type=float, default=150,
+                        help="how long the ETA run should take, at the pipeline's rate just measured (0: none)")
     parser.add_argument("--out", type=Path, help="also write the --ocr figures to this file")
     args = parser.parse_args()
     lines: list[str] = []
@@ -197,8 +200,9 @@ def main() -> None:
         say(f"summed-work bound   {summed:7.2f} images/s  (1 / (1/model + 1/OCR): both use every core)")
         say(f"whole pipeline      {rate:7.2f} images/s  ({rate / summed:.0%} of the summed-work bound, "
             f"target >= 90%; {rate / min(bare, ocr):.0%} of OCR alone)")
-        if args.eta_copies:
-            eta_run(args.images, embedder, work, args.eta_copies, args.batch, langs, say)
+        if args.eta_seconds:  # copies enough for the unread two thirds to take about that long
+            copies = max(3, math.ceil(args.eta_seconds * rate / (len(files) * 2 / 3)))
+            eta_run(args.images, embedder, work, copies, args.batch, langs, say)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if args.out and lines:
