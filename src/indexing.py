@@ -10,6 +10,7 @@ on where it stopped.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -126,10 +127,12 @@ def index_folder(
     #    worker processes while the images embed here.
     new_ids = [pid for pid in contents if pid not in stored]
     stale_text = [pid for pid in contents if pid in stored and reader and stored[pid].get("ocr") != reader.version]
-    writer.read_text_ahead(new_ids + stale_text)
     # Images whose text the OCR cache holds cost the model alone, the others OCR too, about ten times as
-    # much: mixed evenly, every stretch of the run goes at the run's own rate, so the bar's ETA holds.
-    new_ids = spread(*writer.split_by_reading(new_ids))
+    # much, and more for large ads full of text; folders group ads alike. The ones to read go in an order
+    # of their own (seeded: the same folder, the same order) and the cached are spread evenly among them,
+    # so every stretch of the run goes at the run's own rate and the bar's ETA holds.
+    new_ids = progress_order(*writer.split_by_reading(new_ids))
+    writer.read_text_ahead(new_ids + stale_text)  # the workers read in this order
     embedding_started = time.perf_counter()
     with Progress(total=len(new_ids), unit="img", desc="indexing", disable=not progress, leave=False) as bar:
         for batch in writer.write(new_ids, batch_size):
@@ -221,14 +224,15 @@ class ContentWriter:
                 self._pending[pid] = self.reader.submit(first.path, first.abs_path, self.hashes[pid])
 
     def split_by_reading(self, pids: list[str]) -> tuple[list[str], list[str]]:
-        """(those whose OCR runs in the workers, those whose text is ready), each in the order given:
-        submitted ones were queued in that order."""
+        """(those the OCR must read, those whose text the cache holds from every engine), each in the
+        order given; nothing is submitted yet."""
         if self.reader is None:
             return [], list(pids)
-        self.read_text_ahead(pids)
-        read = [pid for pid in pids if self._pending[pid].future is not None]
-        queued = set(read)
-        return read, [pid for pid in pids if pid not in queued]
+        keys = set(self.reader.keys)
+        ready = {pid for pid in pids if pid not in self._pending
+                 and keys <= set(self.reader.cache.readings(self.contents[pid][0].path, self.hashes[pid]))}
+        ready |= {pid for pid in pids if pid in self._pending and self._pending[pid].future is None}
+        return [pid for pid in pids if pid not in ready], [pid for pid in pids if pid in ready]
 
     def write(self, pids: list[str], batch_size: int) -> Iterator[list[tuple[str, str | None]]]:
         """Index new contents batch by batch; yields each batch once written, as (point id, why it failed
@@ -294,10 +298,18 @@ class ContentWriter:
         return {pid: (Vectors(text=dense.get(pid), bm25=words.get(pid)), payloads[pid]) for pid in pids}
 
 
+def progress_order(unread: list[str], ready: list[str]) -> list[str]:
+    """The order new images are indexed in: those the OCR reads shuffled (seeded: the same folder, the
+    same order), those whose text is cached spread evenly among them."""
+    shuffled = list(unread)
+    random.Random(0).shuffle(shuffled)
+    return spread(shuffled, ready)
+
+
 def spread(heavy: list[str], light: list[str]) -> list[str]:
     """heavy and light mixed evenly, each in its own order: after any k items, the share of heavy ones is
     within one item of their share of all. The OCR workers read the heavy ones in their order, so the
-    embedding never waits on one queued behind the others."""
+    embedding never waits on one queued behind the others when they are submitted in this order."""
     total = len(heavy) + len(light)
     mixed: list[str] = []
     taken = 0

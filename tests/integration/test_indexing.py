@@ -132,7 +132,8 @@ def test_a_first_version_collection_is_rebuilt_with_a_message(settings, embedder
 @pytest.mark.requires("tesseract")
 def test_images_with_cached_text_are_spread_among_those_read(tmp_path, embedder, ocr_once):
     """The index step writes new images whose OCR text is cached evenly among those the OCR reads (so
-    the progress bar's rate holds over the run), those read in the order the workers were given them."""
+    the progress bar's rate holds over the run), those read in the order the workers were given them,
+    and gives the workers only those the cache lacks."""
     import shutil
 
     from src.settings import Settings
@@ -152,12 +153,22 @@ def test_images_with_cached_text_are_spread_among_those_read(tmp_path, embedder,
     for name, source in zip(ads[2:], sources[2:]):
         shutil.copy(ROOT / "dataset" / source, folder / name)
     written: list[str] = []
+    queued: list[str] = []
     with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, open_store(settings) as store:
-        upsert = store.upsert
+        upsert, submit = store.upsert, reader.submit
         store.upsert = lambda points: (written.extend(p.payload["path"] for p in points), upsert(points))[1]
+
+        def submitted(rel_path, abs_path, sha256):
+            pending = submit(rel_path, abs_path, sha256)
+            if pending.future is not None:
+                queued.append(rel_path)
+            return pending
+
+        reader.submit = submitted
         report = index_folder(folder, embedder, store, batch_size=1, progress=False, reader=reader)
         texts = {r.payload["path"]: r.payload for r in store.payloads(["path", "text", "ocr"])}
-    assert written == ["c-read.jpg", "a-cached.jpg", "d-read.webp", "b-cached.png"]
+    assert sorted(queued) == ["c-read.jpg", "d-read.webp"]
+    assert written == [queued[0], "a-cached.jpg", queued[1], "b-cached.png"]
     assert report.indexed == 4 and report.failed == []
     assert all(texts[name]["ocr"] == reader.version for name in ads)
     assert "ledgerstone" in texts["c-read.jpg"]["text"].lower()
