@@ -58,7 +58,9 @@ def main() -> None:
     runs = [
         ("CLIP inference: precisions and query encoding", ["benchmarks/inference.py", *model]),
         ("The index step against the bare forward pass, OCR off", ["benchmarks/indexing.py", *model]),
-        ("The index step with OCR on", ["benchmarks/indexing.py", *model, "--ocr"]),
+        ("The index step with OCR on, and its ETA",
+         ["benchmarks/indexing.py", *model, "--ocr", *(["--rounds", "1", "--eta-seconds", "0"] if args.quick else
+                                                       ["--out", "benchmarks/results/indexing_ocr.md"])]),
         ("The index step's rate per OCR_ENGINES choice, words only",
          ["benchmarks/ocr_index_rate.py", *(["--limit", "6", "--rounds", "1"] if args.quick else [])]),
         ("Query latency at 1k, 10k and 100k points", ["benchmarks/query_latency.py", *model, *latency]),

@@ -7,6 +7,7 @@ files, decoded small, into an Overview; src/eda_figures.py draws it and src/eda_
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import time
 import warnings
@@ -21,7 +22,7 @@ import numpy as np
 from src.images import ImageError, decode_image, resolve_inside
 from src.labels import label_column
 from src.settings import Settings
-from src.store import FILE_FIELDS, IMAGE_VECTOR, Record, Store
+from src.store import FILE_FIELDS, IMAGE_VECTOR, Store
 from src.terms import terms
 
 # Bump when what is computed or drawn changes: pages cached by an older version are then redone.
@@ -30,7 +31,7 @@ PIXEL_SIDE = 64  # images are decoded this small for brightness, colours and the
 MAP_THUMB_SIDE = 48
 # Above these sizes a figure is drawn from a random sample (seeded: the same collection, the same page)
 # and the page says so; counts read from the payloads (images, categories, formats, sizes) stay exact.
-IMAGE_SAMPLE = 1000  # images decoded for brightness, colours and the map's thumbnails
+IMAGE_SAMPLE = 500  # images decoded for brightness, colours and the map's thumbnails
 TEXT_SAMPLE = 10_000  # OCR texts whose words and brands are counted
 VECTOR_SAMPLE = 5000  # image vectors read for the map and the near-duplicates
 DUPLICATE_COSINE = 0.95  # image vectors at least this similar are listed as near-duplicates
@@ -125,15 +126,58 @@ class Overview:
         return found
 
 
+@dataclass
+class Points:
+    """What one scroll of every point's payload FIELDS gives: its id and numbers, row by row, the copies,
+    and a digest of every point's file fields (the page cache's fingerprint, src/eda_page.py)."""
+
+    ids: list[str]
+    images: list[ImageStats]
+    copies: int  # files whose content another file already shows
+    files_digest: str
+
+
+def read_points(store: Store) -> Points:
+    """Every point's FIELDS, folded page by page into rows as they arrive: memory holds the rows and one
+    page of payloads, never a dict per point (at 100k points the dicts, kept, made the read several times
+    slower in a busy process: the garbage collector walked them again and again)."""
+    ids: list[str] = []
+    images: list[ImageStats] = []
+    lines: list[str] = []
+    copies = 0
+    names: dict[str, str] = {}  # one string per category, folder and format, not one per point
+    for page in store.scan(FIELDS):
+        for pid, payload, _ in page:
+            get = payload.get
+            ids.append(pid)
+            images.append(ImageStats(
+                get("path", ""),
+                names.setdefault(category := get("category") or "(none)", category),
+                names.setdefault(folder := get("folder") or "(top)", folder),
+                int(get("width") or 0), int(get("height") or 0), int(get("bytes") or 0),
+                names.setdefault(fmt := get("format") or "unknown", fmt),
+                bool(get("has_text")),
+            ))
+            duplicates = get("duplicates")
+            copies += len(duplicates) if duplicates else 0
+            lines.append(repr((pid, *(get(f) for f in FILE_FIELDS))))
+    lines.sort()  # by id, whatever order an engine scrolls in
+    digest = hashlib.sha256()
+    for start in range(0, len(lines), 4096):
+        digest.update("\n".join(lines[start:start + 4096]).encode())
+        digest.update(b"\n")
+    return Points(ids, images, copies, digest.hexdigest())
+
+
 # -- the numbers ---------------------------------------------------------------------------------
 def collect(settings: Settings, store: Store, timings: dict[str, float] | None = None,
-            points: list[Record] | None = None) -> Overview:
+            points: Points | None = None) -> Overview:
     """Everything the overview shows, from the store and the image files. Raises StoreUnavailable.
 
     Memory and time stay bounded at any size: the payloads are read without vectors, and at most
     IMAGE_SAMPLE images are decoded, TEXT_SAMPLE texts searched for words and VECTOR_SAMPLE vectors read.
     timings, when given, gets the seconds each stage took (benchmarks/eda_scale.py); points: the
-    collection's store.payloads(FIELDS), when the caller has read them already."""
+    collection's read_points(), when the caller has read them already."""
     stage = _Stages(timings)
     state = store.state()
     count = store.count()
@@ -154,20 +198,19 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
         # The images decoded: those on the map first (their thumbnails are drawn there), then others.
         decoding = {pid: pool.submit(_small, settings.dataset_dir, path) for pid, path in mapped[:IMAGE_SAMPLE]}
         with stage("read the payloads"):
-            points = store.payloads(FIELDS) if points is None else points
-            images = [_image_stats(payload) for _, payload, _ in points]
-        row_of = {pid: row for row, (pid, _, _) in enumerate(points)}
+            points = read_points(store) if points is None else points
+            ids, images = points.ids, points.images
+        row_of = {pid: row for row, pid in enumerate(ids)}
         for row in rng.permutation(len(images))[:max(0, min(IMAGE_SAMPLE, len(images)) - len(decoding))]:
-            pid = points[row].id  # fewer vectors than IMAGE_SAMPLE (or none): any images
+            pid = ids[row]  # fewer vectors than IMAGE_SAMPLE (or none): any images
             decoding.setdefault(pid, pool.submit(_small, settings.dataset_dir, images[row].path))
         with stage("words and brands"):
-            read = (sorted(int(r) for r in rng.choice(len(points), TEXT_SAMPLE, replace=False))
-                    if len(points) > TEXT_SAMPLE else list(range(len(points))))
-            sample = store.payloads_of([points[i].id for i in read], ["text"])
-            found = {r.id: r.payload.get("text") or "" for r in sample}
-            texts = [""] * len(points)  # the ads outside the sample count as no text in the sample's counts
+            read = (sorted(int(r) for r in rng.choice(len(ids), TEXT_SAMPLE, replace=False))
+                    if len(ids) > TEXT_SAMPLE else list(range(len(ids))))
+            found = store.texts_of([ids[i] for i in read])
+            texts = [""] * len(ids)  # the ads outside the sample count as no text in the sample's counts
             for row in read:
-                texts[row] = found.get(points[row].id, "")
+                texts[row] = found.get(ids[row], "")
                 images[row].words = len(texts[row].split())
             brands, source, words = text_counts(settings.dataset_dir, images, texts, read)
         with stage("decode images, colours (what is left of it)"):
@@ -181,7 +224,7 @@ def collect(settings: Settings, store: Store, timings: dict[str, float] | None =
         collection=settings.collection,
         model=state.model,
         images=images,
-        copies=sum(len(payload.get("duplicates") or []) for _, payload, _ in points),
+        copies=points.copies,
         unreadable=pixels.unreadable,
         palettes=pixels.palettes,
         top_words=words,
@@ -357,12 +400,15 @@ def brand_counts(folder: Path, images: list[ImageStats], texts: list[str], read:
         ads: Counter[str] = Counter(brand for image in images if (brand := labels.get(image.path)))
         sampled: Counter[str] = Counter()
         named: Counter[str] = Counter()
+        wanted: dict[str, set[str]] = {}  # brand -> its terms, made once per brand rather than per ad
         for row in rows:
             brand = labels.get(images[row].path)
             if brand:
                 words = found[row] if found is not None else set(terms(texts[row]))
                 sampled[brand] += 1
-                named[brand] += set(terms(brand)) <= words
+                if brand not in wanted:
+                    wanted[brand] = set(terms(brand))
+                named[brand] += wanted[brand] <= words
         return [(b, n, round(n * named[b] / sampled[b]) if sampled[b] else 0) for b, n in _most_common(ads)[:TOP_BRANDS]
                 ], "labels.csv"
     capitalised = Counter(word for row in rows for word in set(_CAPITALISED.findall(texts[row]))
@@ -407,19 +453,6 @@ class _Pixels:
     unreadable: list[tuple[str, str]]
     palettes: dict[str, list[tuple[str, float]]]
     thumbs: dict[str, np.ndarray]
-
-
-def _image_stats(payload: dict) -> ImageStats:
-    return ImageStats(
-        path=payload.get("path", ""),
-        category=payload.get("category") or "(none)",
-        folder=payload.get("folder") or "(top)",
-        width=int(payload.get("width") or 0),
-        height=int(payload.get("height") or 0),
-        bytes=int(payload.get("bytes") or 0),
-        format=payload.get("format") or "unknown",
-        has_text=bool(payload.get("has_text")),
-    )
 
 
 def _small(folder: Path, path: str) -> np.ndarray | str:

@@ -3,7 +3,7 @@ of the index, in memory and under CACHE_DIR/eda/, so only a changed index is com
 
 Two keys say whether the kept page still holds: the store's write stamp (O(1): the page is reused in well
 under a millisecond until a point is written) and, once that changes, a fingerprint of every point's file
-fields (one scroll of the payloads, which the overview then reuses), so that a write which changes nothing
+fields (one streamed scroll of the payloads, which the overview then reuses), so that a write which changes nothing
 the page shows (a graph build, a re-run of index) does not redraw it. The disk cache is keyed by the
 fingerprint alone: a write stamp does not outlive its process."""
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from src import eda
 from src.atomic import write_atomically
 from src.settings import Settings
-from src.store import FILE_FIELDS, Record, Store
+from src.store import Store
 
 
 @dataclass
@@ -50,10 +50,10 @@ class EdaPages:
         with self._lock:
             if not refresh and self._page is not None and stamp == self._stamp:
                 return _with_source(self._page, "memory")
-            records = store.payloads(eda.FIELDS) if store.count() else []  # for the fingerprint and the overview
-            if not records:
+            points = eda.read_points(store) if store.count() else None  # for the fingerprint and the overview
+            if points is None or not points.ids:
                 return EdaPage(points=0)
-            key = fingerprint(settings, store, records)
+            key = fingerprint(settings, store, points)
             disk = Path(settings.cache_dir) / "eda" / f"{key}.json"
             if not refresh and self._page is not None and key == self._key:
                 self._stamp = stamp
@@ -64,8 +64,8 @@ class EdaPages:
             from src import eda_figures  # matplotlib only when something is drawn
 
             started = time.perf_counter()
-            overview = eda.collect(settings, store, points=records)
-            del records
+            overview = eda.collect(settings, store, points=points)
+            del points
             result = EdaPage(
                 points=overview.count,
                 summary=eda.summary(overview),
@@ -96,18 +96,15 @@ def quick_key(settings: Settings, store: Store) -> str:
                        store.write_stamp()])
 
 
-def fingerprint(settings: Settings, store: Store, records: list[Record]) -> str:
-    """Changes whenever what the page shows could: the points' files, content and OCR version (from
-    their payloads), the model, the labels, and the overview's version."""
+def fingerprint(settings: Settings, store: Store, points: eda.Points) -> str:
+    """Changes whenever what the page shows could: the points' files, content and OCR version (their
+    payloads' FILE_FIELDS, digested as they were read), the model, the labels, and the overview's version."""
     state = store.state()
     labels = Path(settings.dataset_dir) / "labels.csv"
     stamp = (labels.stat().st_size, labels.stat().st_mtime_ns) if labels.is_file() else None
     described = [eda.EDA_VERSION, eda.samples(), settings.collection, str(Path(settings.dataset_dir).resolve()),
-                 state.model, state.dim, stamp]
-    digest = hashlib.sha256(json.dumps(described, default=str).encode())
-    for record in sorted(records, key=lambda r: r.id):
-        digest.update(json.dumps([record.id, *(record.payload.get(f) for f in FILE_FIELDS)], default=str).encode())
-    return digest.hexdigest()[:32]
+                 state.model, state.dim, stamp, points.files_digest]
+    return hashlib.sha256(json.dumps(described, default=str).encode()).hexdigest()[:32]
 
 
 def _read(path: Path) -> EdaPage | None:

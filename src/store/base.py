@@ -72,10 +72,15 @@ class Store(abc.ABC):
     def points(self, vector: str | None = None) -> list[Record]:
         """Every point with its payload and its dense `vector` (None: no vector)."""
 
-    @abc.abstractmethod
     def payloads(self, fields: Sequence[str]) -> list[Record]:
-        """Every point with these fields of its payload and no vector: the collection overview, whose
-        counts stay exact at sizes where reading every vector would not pay."""
+        """Every point with these fields of its payload and no vector."""
+        return [record for page in self.scan(fields) for record in page]
+
+    @abc.abstractmethod
+    def scan(self, fields: Sequence[str]) -> Iterator[list[Record]]:
+        """Every point with these fields of its payload and no vector, a page (a thousand) at a time, in
+        the order of their ids: the collection overview folds each page into its counts, so that
+        memory holds one page of payloads at any size rather than every point's."""
 
     @abc.abstractmethod
     def write_stamp(self) -> str:

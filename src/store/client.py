@@ -169,12 +169,17 @@ class ClientStore(Store):
             return [Record(str(p.id), p.payload or {}, dense_of(p, vector))
                     for p in found]
 
-    def payloads(self, fields: Sequence[str]) -> list[Record]:
-        with self._errors("read the collection"):
-            if not self.client.collection_exists(self.collection):
-                return []
-            return [Record(str(p.id), p.payload or {}) for p in self._scroll(with_payload=list(fields),
-                                                                               with_vectors=False)]
+    def scan(self, fields: Sequence[str]) -> Iterator[list[Record]]:
+        offset = None
+        while True:
+            with self._errors("read the collection"):
+                if offset is None and not self.client.collection_exists(self.collection):
+                    return
+                points, offset = self.client.scroll(self.collection, limit=1000, offset=offset,
+                                                    with_payload=list(fields), with_vectors=False)
+            yield [Record(str(p.id), p.payload or {}) for p in points]
+            if offset is None:
+                return
 
     def write_stamp(self) -> str:
         """This process's writes, and on a server its count of points and segments. Local mode allows one

@@ -271,9 +271,20 @@ class EdgeStore(Store):
             return [Record(str(r.id), r.payload or {}, dense_of(r, vector))
                     for r in found]
 
-    def payloads(self, fields: Sequence[str]) -> list[Record]:
-        with self._reading("read the collection") as shard:
-            return [Record(str(r.id), r.payload or {}) for r in self._scroll(shard, with_payload=list(fields))]
+    def scan(self, fields: Sequence[str]) -> Iterator[list[Record]]:
+        offset, selected = None, list(fields)
+        while True:
+            # The gate per page, not for the whole scan: a graph's shard can be swapped in between pages
+            # (the ids, and so the offset, are the same in both) while the caller folds the last one.
+            with self._reading("read the collection") as shard:
+                if shard is None:
+                    return
+                records, offset = shard.scroll(edge.ScrollRequest(offset=offset, limit=SCROLL_PAGE,
+                                                                  with_payload=selected))
+                page = [Record(str(r.id), r.payload or {}) for r in records]
+            yield page
+            if offset is None:
+                return
 
     def write_stamp(self) -> str:
         # The folder is locked to this process, so its own count of writes sees every one; a restart

@@ -14,7 +14,7 @@ from src import eda
 from src.eda_page import EdaPages
 from src.indexing import index_folder
 from src.settings import Settings
-from src.store import open_store
+from src.store import Record, open_store
 from src.text_cache import TextCache
 from src.text_reading import TextReader
 from src.web import create_app
@@ -239,3 +239,50 @@ def test_cached_page_is_kept_until_a_write(indexed, embedder, calls, tmp_path, e
         store.update_payload(point_id, {"category": "renamed"})
         changed = pages.page(settings, store)
     assert changed.source == "computed" and len(calls) == 2 and changed.summary["categories"] == 5
+
+
+def test_points_are_read_in_one_streamed_scroll(indexed, monkeypatch):
+    """The overview folds the payloads page by page (Store.scan) into its rows, never into a list of
+    every point's payload, and its rows say what the payloads say."""
+    with open_store(indexed) as store:
+        payloads = {r.id: r.payload for r in store.payloads(eda.FIELDS)}
+        monkeypatch.setattr(store, "payloads", lambda fields: pytest.fail("read every payload into a list"))
+        points = eda.read_points(store)
+        o = eda.collect(indexed, store)
+    assert sorted(points.ids) == sorted(payloads) and len(points.images) == len(points.ids)
+    for pid, image in zip(points.ids, points.images):
+        payload = payloads[pid]
+        assert (image.path, image.category, image.folder, image.width, image.height, image.bytes, image.format,
+                image.has_text) == (payload["path"], payload["category"], payload["folder"] or "(top)",
+                                    payload["width"], payload["height"], payload["bytes"], payload["format"],
+                                    payload["has_text"])
+    assert points.copies == sum(len(p["duplicates"]) for p in payloads.values()) == 0
+    assert o.count == 7 and sorted(i.path for i in o.images) == sorted(p["path"] for p in payloads.values())
+
+
+class _Pages:
+    """A store whose scan gives these pages (for the digest's tests)."""
+
+    def __init__(self, pages):
+        self.pages = pages
+
+    def scan(self, fields):
+        assert fields == eda.FIELDS
+        yield from self.pages
+
+
+def test_the_file_digest_follows_the_file_fields_and_not_the_scroll_order():
+    def record(n: int, **changed):
+        payload = {"path": f"a/{n}.jpg", "folder": "a", "category": "a", "duplicates": [f"a/{n}-copy.jpg"],
+                   "bytes": n, "mtime_ns": n, "ocr": "ppocr", "terms": 3, "width": 10, "height": 20,
+                   "format": "JPEG", "has_text": True} | changed
+        return Record(f"00000000-0000-4000-8000-{n:012d}", payload)
+
+    first = eda.read_points(_Pages([[record(1), record(2)], [record(3)]]))
+    assert first.copies == 3 and [i.path for i in first.images] == ["a/1.jpg", "a/2.jpg", "a/3.jpg"]
+    assert eda.read_points(_Pages([[record(3)], [record(2), record(1)]])).files_digest == first.files_digest
+    assert eda.read_points(_Pages([[record(1), record(2), record(3, width=99)]])).files_digest == first.files_digest
+    for change in [{"mtime_ns": 7}, {"ocr": None}, {"duplicates": []}, {"category": "b"}, {"terms": 4}]:
+        changed = eda.read_points(_Pages([[record(1), record(2, **change), record(3)]]))
+        assert changed.files_digest != first.files_digest, change
+    assert eda.read_points(_Pages([[record(1), record(2)]])).files_digest != first.files_digest

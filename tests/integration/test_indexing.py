@@ -127,3 +127,48 @@ def test_a_first_version_collection_is_rebuilt_with_a_message(settings, embedder
     assert report.indexed == 8 and "layout version 1" in messages[0]
     with open_store(settings) as store:
         assert store.state().matches(embedder.model_id, 16) and store.count() == 8
+
+
+@pytest.mark.requires("tesseract")
+def test_images_with_cached_text_are_spread_among_those_read(tmp_path, embedder, ocr_once):
+    """The index step writes new images whose OCR text is cached evenly among those the OCR reads (so
+    the progress bar's rate holds over the run), those read in the order the workers were given them,
+    and gives the workers only those the cache lacks."""
+    import shutil
+
+    from src.settings import Settings
+    from src.text_cache import TextCache
+    from src.text_reading import TextReader
+    from tests.helpers import ROOT
+
+    folder = tmp_path / "ads"
+    ads = ["a-cached.jpg", "b-cached.png", "c-read.jpg", "d-read.webp"]
+    sources = ["coffee/brewhaven-coffee-01.jpg", "coffee/brewhaven-coffee-05.png", "banking/ledgerstone-bank-02.jpg",
+               "cameras/lumeno-cameras-01.webp"]
+    folder.mkdir()
+    for name, source in zip(ads[:2], sources[:2]):
+        shutil.copy(ROOT / "dataset" / source, folder / name)
+    settings = Settings.load(environ={}, dataset_dir=folder, qdrant_path=tmp_path / "q", text_dir=tmp_path / "text")
+    ocr_once.give_text(folder, settings.text_dir)  # as an earlier run that read ahead would have left it
+    for name, source in zip(ads[2:], sources[2:]):
+        shutil.copy(ROOT / "dataset" / source, folder / name)
+    written: list[str] = []
+    queued: list[str] = []
+    with TextReader(TextCache(settings.text_dir, settings.ocr_langs)) as reader, open_store(settings) as store:
+        upsert, submit = store.upsert, reader.submit
+        store.upsert = lambda points: (written.extend(p.payload["path"] for p in points), upsert(points))[1]
+
+        def submitted(rel_path, abs_path, sha256):
+            pending = submit(rel_path, abs_path, sha256)
+            if pending.future is not None:
+                queued.append(rel_path)
+            return pending
+
+        reader.submit = submitted
+        report = index_folder(folder, embedder, store, batch_size=1, progress=False, reader=reader)
+        texts = {r.payload["path"]: r.payload for r in store.payloads(["path", "text", "ocr"])}
+    assert sorted(queued) == ["c-read.jpg", "d-read.webp"]
+    assert written == [queued[0], "a-cached.jpg", queued[1], "b-cached.png"]
+    assert report.indexed == 4 and report.failed == []
+    assert all(texts[name]["ocr"] == reader.version for name in ads)
+    assert "ledgerstone" in texts["c-read.jpg"]["text"].lower()

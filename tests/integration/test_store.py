@@ -74,6 +74,23 @@ def test_write_stamp_changes_with_every_write_and_only_then(tmp_path, engine):
         assert store.write_stamp() not in seen
 
 
+def test_scan_reads_every_point_page_by_page_with_only_the_fields_asked(store):
+    """The overview folds the collection page by page: every point once, in pages of at most a thousand,
+    in the order of their ids, with the fields asked for and nothing else."""
+    assert list(store.scan(["path"])) == []  # no collection yet
+    store.create("m", 8)
+    ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(2500)]
+    for start in range(0, len(ids), 500):
+        store.upsert([Point(pid, Vectors(image=unit(n % 50)), {"path": f"{n}.jpg", "bytes": n, "text": "x"})
+                      for n, pid in enumerate(ids[start:start + 500], start)])
+    pages = list(store.scan(["path", "bytes"]))
+    assert [len(page) for page in pages] == [1000, 1000, 500]
+    read = [record for page in pages for record in page]
+    assert [r.id for r in read] == ids and all(r.vector is None for r in read)
+    assert all(r.payload == {"path": f"{n}.jpg", "bytes": n} for n, r in enumerate(read))
+    assert store.payloads(["path", "bytes"]) == read
+
+
 def test_upsert_search_payload_delete(store):
     store.create("m", 8)
     ids = [f"00000000-0000-0000-0000-00000000000{i}" for i in range(5)]
