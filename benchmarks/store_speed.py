@@ -3,10 +3,12 @@
     python benchmarks/store_speed.py [--size 100000] [--queries 200] [--peer-queries 50] [--out FILE]
 
 Data drawn like CLIP vectors (clustered; benchmarks/query_latency.py). Part 1, levers in the embedded
-engine (Qdrant Edge), for the app's default hybrid query (image + text + BM25 fused, a page of 24
-with image vectors for folding): hnsw_ef, vectors returned or not, a capped BM25 channel, int8 scalar
-quantization with rescoring; recall@24 of each dense channel against exact search (numpy over all
-vectors). Part 2, the image channel alone (24 nearest) against faiss IndexFlatIP and IndexHNSWFlat,
+engine (Qdrant Edge), for the app's default hybrid query (image + text + BM25 fused, 25 hits with
+their image vectors for folding a page of 12), as it was asked before (float32, depth 100, hnsw_ef 100)
+and as it is now (int8 + rescore, depth 50, hnsw_ef 64): hnsw_ef, fusion depth, vectors returned or not
+(or in a second call), a capped BM25 channel, int8 scalar quantization with rescoring; recall@24 of
+each dense channel against exact search (numpy over all vectors). Part 2, the image channel alone
+(24 nearest) against faiss IndexFlatIP and IndexHNSWFlat,
 numpy brute force over a float32 matrix (rclip's way), qdrant-client local mode and Qdrant Edge:
 load time, p50/p99, recall, memory added. Variants are timed round-robin, query by query, so a busy
 machine slows them alike.
@@ -42,6 +44,10 @@ DIM = 512
 def rss_mib() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def load_average() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -103,9 +109,10 @@ def round_robin(variants: dict, count: int) -> dict[str, list[float]]:
     return times
 
 
-def edge_collection(work: Path, name: str, size: int, quantization: str = "none", on_disk: bool = False):
+def edge_collection(work: Path, name: str, size: int, quantization: str | None = None, on_disk: bool = False):
+    """A collection of size synthetic points, graphs built; quantization None: the default setting."""
     settings = Settings.load(environ={}, qdrant_path=work / name, collection="bench", qdrant_quantization=quantization,
-                             qdrant_on_disk=on_disk)
+                             qdrant_on_disk=on_disk or None)
     store = open_store(settings, build_in_background=False)
     store.create("m", DIM)
     before = rss_mib()
@@ -129,7 +136,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-store-"))
     lines = ["# Store speed: levers and peers (benchmarks/store_speed.py)", "",
              f"One run on {cpu_description()}, {time.strftime('%Y-%m-%d %H:%M')}; {args.size:,} points "
-             f"(512-d, clustered like CLIP), {args.queries} queries drawn like the data. Times in ms.", ""]
+             f"(512-d, clustered like CLIP), {args.queries} queries drawn like the data. Times in ms. Load average "
+             f"at the start {load_average()} (2 cores shared with other work: compare ratios within this run).", ""]
 
     def say(line: str = "") -> None:
         print(line, flush=True)
@@ -146,63 +154,85 @@ def main() -> None:
     index_of = {pid: i for i, pid in enumerate(ids)}
 
     # -- part 1: levers ------------------------------------------------------------------------
-    plain, load, build, plain_mem = edge_collection(work, "plain", args.size)
-    quant, qload, qbuild, quant_mem = edge_collection(work, "int8", args.size, "scalar", args.on_disk)
-    say(f"Qdrant Edge: bulk load {load:.1f} s, graph build {build:.1f} s, +{plain_mem:.0f} MiB; "
-        f"int8 collection: load {qload:.1f} s, build {qbuild:.1f} s, +{quant_mem:.0f} MiB")
+    plain, load, build, plain_mem = edge_collection(work, "plain", args.size, "none")
+    quant, qload, qbuild, quant_mem = edge_collection(work, "int8", args.size, None, args.on_disk)
+    say(f"Qdrant Edge: float32 collection (QDRANT_QUANTIZATION=none, as collections were made before): bulk load "
+        f"{load:.1f} s, graph build {build:.1f} s, +{plain_mem:.0f} MiB; int8 collection (the default now, "
+        f"{quant.quantization}{', originals on disk' if args.on_disk else ''}): load {qload:.1f} s, build "
+        f"{qbuild:.1f} s, +{quant_mem:.0f} MiB")
+    defaults = {"ef": quant.hnsw_ef, "depth": quant.fusion_depth, "bm25_depth": quant.bm25_depth}
+    before = {"ef": None, "depth": 100, "bm25_depth": None}  # the levers as the app set them before
 
-    def hybrid(store, with_vectors=True, ef=None, bm25_depth=None):
+    def levers(store, ef, depth, bm25_depth):
+        store.hnsw_ef, store.fusion_depth, store.bm25_depth = ef, depth, bm25_depth
+
+    def hybrid(store, with_vectors=True, two_step=False, **changed):
+        """The app's query for a page of 12 with folding: 25 hits with their image vectors (two_step:
+        the hits alone, then their vectors in a second call)."""
+        chosen = defaults | changed
+
         def call(i):
-            store.hnsw_ef, store.bm25_depth = ef, bm25_depth
-            return store.search(Vectors(image=qlist[i], text=qlist[i], bm25=bm25[i]), limit=PAGE_LIMIT,
-                                with_vectors=with_vectors)
+            levers(store, **chosen)
+            query = Vectors(image=qlist[i], text=qlist[i], bm25=bm25[i])
+            hits = store.search(query, limit=PAGE_LIMIT + 1, with_vectors=with_vectors and not two_step)
+            if two_step:
+                store._shard.retrieve([h.id for h in hits], with_payload=False, with_vector=["image"])
+            return hits
         return call
 
-    def channel(store, name, ef=None):
+    def channel(store, name, **changed):
+        chosen = defaults | changed
+
         def call(i):
-            store.hnsw_ef = ef
+            levers(store, **chosen)
             query = Vectors(bm25=bm25[i]) if name == "bm25" else Vectors(**{name: qlist[i]})
             return store.search(query, limit=PAGE_LIMIT)
         return call
 
+    BEFORE = "before: float32, depth 100, hnsw_ef 100, with vectors"
+    NOW = "now: int8 + rescore, depth 50, hnsw_ef 64, with vectors (the app's default)"
     variants = {
-        "hybrid, as the app asks (with vectors)": hybrid(plain),
-        "hybrid without vectors": hybrid(plain, with_vectors=False),
-        "hybrid, hnsw_ef 64": hybrid(plain, ef=64),
-        "hybrid, hnsw_ef 32": hybrid(plain, ef=32),
-        "hybrid, BM25 depth 24": hybrid(plain, bm25_depth=PAGE_LIMIT),
-        "hybrid, int8 + rescore": hybrid(quant),
-        "hybrid, int8 + rescore, no vectors, BM25 depth 24": hybrid(quant, with_vectors=False, bm25_depth=PAGE_LIMIT),
-        "image channel": channel(plain, "image"),
-        "text channel": channel(plain, "text"),
-        "BM25 channel": channel(plain, "bm25"),
-        "image channel, int8": channel(quant, "image"),
+        BEFORE: hybrid(plain, **before),
+        "float32, depth 100, no vectors": hybrid(plain, with_vectors=False, **before),
+        "float32, depth 100, BM25 depth 24": hybrid(plain, **(before | {"bm25_depth": PAGE_LIMIT})),
+        "float32, depth 50": hybrid(plain, **(before | {"depth": 50})),
+        "float32, depth 50, hnsw_ef 64": hybrid(plain),
+        "int8 + rescore, depth 100, hnsw_ef 100": hybrid(quant, **before),
+        "int8 + rescore, depth 50, hnsw_ef 100": hybrid(quant, ef=None),
+        NOW: hybrid(quant),
+        "int8, depth 50, hnsw_ef 64, no vectors (no folding)": hybrid(quant, with_vectors=False),
+        "int8, depth 50, hnsw_ef 64, vectors in a second call": hybrid(quant, two_step=True),
+        "int8, depth 50, hnsw_ef 32": hybrid(quant, ef=32),
+        "int8, depth 50, BM25 depth 24": hybrid(quant, bm25_depth=PAGE_LIMIT),
+        "image channel alone, int8": channel(quant, "image"),
+        "text channel alone, int8": channel(quant, "text"),
+        "BM25 channel alone": channel(quant, "bm25"),
+        "image channel alone, float32": channel(plain, "image"),
     }
     for call in variants.values():  # warm-up: pages into memory
         for i in range(10):
             call(i)
     times = round_robin(variants, args.queries)
 
-    def recall_of(store, name, ef=None) -> float:
-        store.hnsw_ef = ef
+    def recall_of(store, name, ef) -> float:
+        levers(store, **(defaults | {"ef": ef}))
         exact = exact_image if name == "image" else exact_text
         found = [{index_of[h.id] for h in store.search(Vectors(**{name: qlist[i]}), limit=PAGE_LIMIT)}
                  for i in range(args.queries)]
         return recall(found, exact)
 
-    recalls = {
-        "hybrid, as the app asks (with vectors)": (recall_of(plain, "image"), recall_of(plain, "text")),
-        "hybrid, hnsw_ef 64": (recall_of(plain, "image", 64), recall_of(plain, "text", 64)),
-        "hybrid, hnsw_ef 32": (recall_of(plain, "image", 32), recall_of(plain, "text", 32)),
-        "hybrid, int8 + rescore": (recall_of(quant, "image"), recall_of(quant, "text")),
-    }
-    as_asked = recalls["hybrid, as the app asks (with vectors)"]
-    recalls["hybrid without vectors"] = recalls["hybrid, BM25 depth 24"] = as_asked
-    recalls["hybrid, int8 + rescore, no vectors, BM25 depth 24"] = recalls["hybrid, int8 + rescore"]
-    plain.hnsw_ef = quant.hnsw_ef = None
-    base = percentiles(times["hybrid, as the app asks (with vectors)"])[0]
+    recalls: dict[str, tuple[float, float]] = {}
+    both = {(store, ef): (recall_of(store, "image", ef), recall_of(store, "text", ef))
+            for store in (plain, quant) for ef in (None, defaults["ef"], 32)}
+    for name in variants:
+        if "channel alone" in name:
+            continue
+        store = plain if name.startswith(("before", "float32")) else quant
+        ef = 32 if "hnsw_ef 32" in name else None if "hnsw_ef 100" in name or name == BEFORE else defaults["ef"]
+        recalls[name] = both[(store, ef)]
+    base = percentiles(times[BEFORE])[0]
     say("")
-    say(f"| store query ({args.size:,} points) | p50 | p99 | p50 / as the app asks "
+    say(f"| store query, hybrid, {args.size:,} points | p50 | p99 | p50 / before "
         f"| recall@{PAGE_LIMIT} image | recall@{PAGE_LIMIT} text |")
     say("|---|---|---|---|---|---|")
     for name, seconds in times.items():
@@ -210,14 +240,32 @@ def main() -> None:
         r = recalls.get(name)
         rec = f"{r[0]:.3f} | {r[1]:.3f}" if r else "- | -"
         say(f"| {name} | {p50:.2f} | {p99:.2f} | {p50 / base:.2f} | {rec} |")
-    # BM25 depth: how much of the fused page changes when the BM25 channel is capped
-    same = []
-    for i in range(min(50, args.queries)):
-        full = [h.id for h in hybrid(plain)(i)]
-        capped = [h.id for h in hybrid(plain, bm25_depth=PAGE_LIMIT)(i)]
-        same.append(len(set(full) & set(capped)) / max(1, len(full)))
-    plain.bm25_depth = None
-    say(f"\nBM25 depth 24: the fused page keeps {np.mean(same):.3f} of its results (same queries, full depth 100).")
+    say(f"\nRecall is each dense channel's 24 nearest against exact search (numpy over every vector), "
+        f"{args.queries} queries drawn like the data; depth is how many candidates each channel hands to the "
+        "fusion, at least twice the hits asked for (25: so 50 is as low as it goes).")
+
+    def page(store, i, **changed):
+        return [h.id for h in hybrid(store, with_vectors=False, **changed)(i)]
+
+    def kept(store, full, **changed) -> str:
+        """How much of the fused page (25, and its first 12) a lever keeps, against the same collection
+        with the old depth: the results it changes are the ones RRF ranks lowest."""
+        pages = [(page(store, i, **full), page(store, i, **changed)) for i in range(min(100, args.queries))]
+        whole = np.mean([len(set(a) & set(b)) / max(1, len(a)) for a, b in pages])
+        first = np.mean([len(set(a[:12]) & set(b[:12])) / max(1, len(a[:12])) for a, b in pages])
+        return f"{whole:.3f} ({first:.3f} of the first 12)"
+
+    def kept_across(old, new) -> str:
+        pages = [(page(old, i, **before), page(new, i)) for i in range(min(100, args.queries))]
+        return f"{np.mean([len(set(a) & set(b)) / max(1, len(a)) for a, b in pages]):.3f}"
+
+    full = {"depth": 100}
+    say(f"\nThe fused page of 25 against depth 100 on the same int8 collection keeps: depth 50 "
+        f"{kept(quant, full)}, BM25 depth 24 "
+        f"{kept(quant, full, bm25_depth=PAGE_LIMIT)}; the app's default against the float32 collection as "
+        f"asked before: {kept_across(plain, quant)}.")
+    levers(plain, **defaults)
+    levers(quant, **defaults)
 
     # -- part 2: peers, image channel ----------------------------------------------------------
     import faiss
@@ -301,6 +349,7 @@ def main() -> None:
     quant.close()
     gc.collect()
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    lines.append(f"\nLoad average at the end: {load_average()}.")
     args.out.write_text("\n".join(lines) + "\n")
     print(f"results written to {args.out}")
 

@@ -70,8 +70,9 @@ class Settings(BaseSettings):
     qdrant_shards: PositiveInt = setting(1, "shards of a server collection, spread over the cluster's nodes", None)
     qdrant_replicas: PositiveInt = setting(1, "copies of each shard on a server or cluster", None)
     qdrant_quantization: Quantization = setting(
-        "none", "quantized copies of the dense vectors (a server or Qdrant Edge), searched first and rescored: "
-        "scalar (int8) or binary", None)
+        "scalar", "quantized copies of the dense vectors in RAM for collections made from now on (a server or "
+        "Qdrant Edge), searched first and rescored with the originals: scalar (int8), binary, or none; a "
+        "collection keeps the one it was made with", None)
     qdrant_on_disk: bool = setting(
         False, "keep the original dense vectors on disk (a server or Qdrant Edge), the quantized ones in RAM", None)
     device: str = setting("auto", "auto, cpu, cuda (or cuda:N) or mps; auto picks cuda, then mps, then cpu",

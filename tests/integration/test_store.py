@@ -1,6 +1,7 @@
 """One suite for every store engine: the embedded ones run here; a server is reached through the same
 qdrant-client code as its local mode, so that code is tested too."""
 
+import json
 import threading
 import time
 
@@ -365,3 +366,71 @@ def test_edge_quantized_collection_ranks_like_the_originals(tmp_path, monkeypatc
         quantized = list((tmp_path / quantization).rglob("vector_storage-image/quantized.data"))
         assert bool(quantized) == (quantization == "scalar")
     assert rankings[0] == rankings[1]
+
+
+def test_a_new_embedded_collection_holds_int8_copies_by_default(tmp_path, monkeypatch):
+    """Without QDRANT_QUANTIZATION, a collection made now keeps int8 copies of its dense vectors once its
+    graph is built (the quantized files exist) and searches them with rescoring, after a reopen too; the
+    text-only one has nothing to quantize."""
+    monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    settings = Settings.load(environ={}, qdrant_path=tmp_path / "q", collection="t")
+    with open_store(settings, build_in_background=False) as store:
+        store.create("m", 64)
+        assert store.quantization == "scalar"
+        fill(store, 2000, dim=64)
+        assert store.build_index(notify=lambda _: None)
+    assert list((tmp_path / "q").rglob("vector_storage-image/quantized.data"))
+    with open_store(settings) as store:
+        assert store.quantization == "scalar" and store._search_params().quantization.rescore
+        assert store.search(Vectors(image=unit(3, 64)), 3)[0].score > 0
+    with open_store(Settings.load(environ={}, qdrant_path=tmp_path / "words", collection="t")) as store:
+        store.create(None, None)
+        assert store.quantization == "none"
+
+
+def test_an_older_unquantized_collection_still_opens_and_searches_under_the_new_default(tmp_path, monkeypatch):
+    """A collection made while `none` was the default (its meta.json says nothing of quantization), opened
+    by a program whose default is int8: it is not rebuilt, holds no quantized copies, is searched without
+    asking to rescore, and ranks as exact search does, before its graph and after."""
+    monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    old = Settings.load(environ={"QDRANT_QUANTIZATION": "none"}, qdrant_path=tmp_path / "q", collection="t")
+    with open_store(old, build_in_background=False) as store:
+        store.create("m", 64)
+        fill(store, 2000, dim=64)
+    meta = tmp_path / "q" / "t" / "meta.json"
+    meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "quantization"}))
+    assert not list((tmp_path / "q").rglob("quantized.data"))
+    new = Settings.load(environ={}, qdrant_path=tmp_path / "q", collection="t")
+    assert new.qdrant_quantization == "scalar"
+    queries = [unit(seed, 64) for seed in range(5)]
+    with open_store(new, build_in_background=False) as store:
+        assert store.state().matches("m", 64) and store.count() == 2000
+        assert store.quantization == "none" and store._search_params().quantization is None
+        exact = [[str(p.id) for p in store._shard.query(edge_exact(q))] for q in queries]
+        assert [[h.id for h in store.search(Vectors(image=q), 5)] for q in queries] == exact
+        assert store.build_index(notify=lambda _: None)
+        assert [[h.id for h in store.search(Vectors(image=q), 5)] for q in queries] == exact
+        hybrid = store.search(Vectors(image=queries[0], text=queries[0], bm25=SparseVector([1], [1.0])), 5)
+        assert len(hybrid) == 5
+    assert not list((tmp_path / "q").rglob("quantized.data"))
+
+
+def edge_exact(vector: list[float]):
+    """The engine's own exhaustive search for the 5 nearest images: the ranking to match."""
+    import qdrant_edge as edge
+
+    return edge.QueryRequest(limit=5, query=edge.Query.Nearest(vector, using="image"),
+                             params=edge.SearchParams(exact=True))
+
+
+def test_hits_carry_vectors_only_when_asked(store):
+    """Folding near-duplicates needs the image vectors of the hits; every other search leaves them in the
+    engine (turning them into Python lists was a third of the query's time at 100k points)."""
+    store.create("m", 8)
+    fill(store, 12)
+    hybrid = Vectors(image=unit(1), text=unit(2), bm25=SparseVector([1], [1.0]))
+    for query in (hybrid, Vectors(image=unit(1))):
+        assert all(h.vector is None for h in store.search(query, 5))
+        assert all(h.vector is not None and len(h.vector) == 8 for h in store.search(query, 5, with_vectors=True))
