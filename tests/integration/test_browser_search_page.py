@@ -540,6 +540,22 @@ def test_a_click_on_load_more_while_a_scroll_loads_it_stays_on_the_page(browser,
     page.close()
 
 
+def test_a_next_page_that_fails_says_so_and_can_be_tried_again(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
+    page.goto(server + "/index?q=red+car&k=3&mode=image&show_duplicates=1")
+    page.route("**/index?*offset=3*", lambda route: route.fulfill(status=503, body="down"))
+    load_more(page)
+    message = page.locator("#results .more .error")
+    message.wait_for()
+    assert "503" in message.inner_text() and "try again" in message.inner_text()
+    assert page.locator("#results .card").count() == 3 and page.locator("#results .more a").count() == 1
+    page.unroute("**/index?*offset=3*")
+    load_more(page)  # the link is still there, and now works
+    page.wait_for_function("() => document.querySelectorAll('#results .card').length === 6")
+    assert page.locator("#results .error").count() == 0
+    page.close()
+
+
 def test_eda_figures_text_reads_at_390_px(browser, server):
     page = browser.new_page(viewport=PHONE)
     page.goto(server + "/EDA")
