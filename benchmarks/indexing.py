@@ -110,10 +110,10 @@ class RecordedProgress(indexing.Progress):
         super().__init__(*args, **kwargs)
         self.cpu_eta = indexing.Eta(self.total or 0)
 
-    def update(self, n=1):
-        shown = super().update(n)
+    def update(self, n=1, worked: int = 0):
+        shown = super().update(n, worked)
         cpu = cpu_seconds()
-        self.cpu_eta.update(self.done, cpu)
+        self.cpu_eta.update(max(self.done, worked), cpu)
         RecordedProgress.log.append((time.monotonic(), self.eta.remaining(), self.done, cpu,
                                      self.cpu_eta.remaining()))
         return shown
