@@ -80,14 +80,42 @@ def pipeline(images: Path, embedder: ClipEmbedder, work: Path, batch_size: int, 
     return report.indexed, report.embedding_seconds
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its children so far (the OCR workers run until the end, so
+    os.times() would not count them yet): /proc's utime + stime."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == me or int(fields[1]) == me:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 class RecordedProgress(indexing.Progress):
-    """The index step's progress bar, with its ETA written down after each batch."""
+    """The index step's progress bar, with its ETA written down after each batch, and the same estimate
+    made in CPU seconds (the work done), which the machine's other load does not change."""
 
-    log: list[tuple[float, float | None, int]] = []  # (monotonic time, ETA in seconds, images done)
+    log: list[tuple[float, float | None, int, float, float | None]] = []  # (time, ETA, images done, CPU s,
+    # CPU seconds left by the same estimate)
 
-    def update(self, n=1):
-        shown = super().update(n)
-        RecordedProgress.log.append((time.monotonic(), self.eta.remaining(), self.done))
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cpu_eta = indexing.Eta(self.total or 0)
+
+    def update(self, n=1, worked: int = 0):
+        shown = super().update(n, worked)
+        cpu = cpu_seconds()
+        self.cpu_eta.update(max(self.done, worked), cpu)
+        RecordedProgress.log.append((time.monotonic(), self.eta.remaining(), self.done, cpu,
+                                     self.cpu_eta.remaining()))
         return shown
 
 
@@ -123,21 +151,27 @@ def eta_run(images: Path, embedder: ClipEmbedder, work: Path, copies: int, batch
     finally:
         indexing.Progress = real  # type: ignore[misc]
     log = RecordedProgress.log
-    end = log[-1][0]
-    errors = [(at - started, eta, end - at) for at, eta, _ in log
+    end, cpu_end = log[-1][0], log[-1][3]
+    errors = [(at - started, eta, end - at) for at, eta, *_ in log
               if at - started >= ETA_AFTER_SECONDS and end - at > 0 and eta is not None]
+    cpu_errors = [(at - started, eta, cpu_end - cpu) for at, _, _, cpu, eta in log
+                  if at - started >= ETA_AFTER_SECONDS and cpu_end - cpu >= 10 and eta is not None]
     worst = max(errors, key=lambda e: abs(e[1] - e[2]) / e[2]) if errors else None
     lasting = [e for e in errors if e[2] >= 10]
     worst_lasting = max(lasting, key=lambda e: abs(e[1] - e[2]) / e[2]) if lasting else None
     say(f"ETA run: {report.indexed} images ({cached} with their text cached, the first by name), "
         f"{end - started:.0f} s, {len(log)} batches, load average {os.getloadavg()[0]:.1f}")
-    for at, eta, done in log[:: max(1, len(log) // 12)]:
+    for at, eta, done, cpu, cpu_eta in log[:: max(1, len(log) // 12)]:
         shown = f"{eta:6.1f} s" if eta is not None else "     ? "
-        say(f"  at {at - started:6.1f} s  {done:5d} done  ETA {shown}  really left {end - at:6.1f} s")
+        in_cpu = f"{cpu_eta:6.1f} s" if cpu_eta is not None else "     ? "
+        say(f"  at {at - started:6.1f} s  {done:5d} done  ETA {shown}  really left {end - at:6.1f} s;  in CPU "
+            f"seconds: ETA {in_cpu}, really left {cpu_end - cpu:6.1f} s")
     if worst is None:
         say(f"  the run took less than {ETA_AFTER_SECONDS} s: no ETA to judge (use more --eta-seconds)")
         return
-    for name, found in (("every batch", worst), ("batches with >= 10 s left", worst_lasting)):
+    worst_cpu = max(cpu_errors, key=lambda e: abs(e[1] - e[2]) / e[2]) if cpu_errors else None
+    for name, found in (("every batch", worst), ("batches with >= 10 s left", worst_lasting),
+                        ("in CPU seconds, the work, batches with >= 10 CPU s left", worst_cpu)):
         if found is None:
             continue
         at, eta, left = found
@@ -154,7 +188,7 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--ocr", action="store_true")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="an even number: half in each order")
     parser.add_argument("--eta-seconds", type=float, default=150,
                         help="how long the ETA run should take, at the pipeline's rate just measured (0: none)")
     parser.add_argument("--out", type=Path, help="also write the --ocr figures to this file")
@@ -186,15 +220,23 @@ def main() -> None:
         ocr_seconds = pipeline_seconds = 0.0
         ocr_images = pipeline_images = 0
         for number in range(args.rounds):
-            bares.append(bare_rate(embedder, files, args.batch))
-            ocr_seconds += ocr_alone(files, work / f"text-alone-{number}", langs)
-            ocr_images += len(files)
-            indexed, seconds = pipeline(args.images, embedder, work / f"pipeline-{number}", args.batch, langs)
-            pipeline_images, pipeline_seconds = pipeline_images + indexed, pipeline_seconds + seconds
+            # Every other round in the reverse order: a load that rises or falls steadily over the run
+            # then weighs on each of the three alike.
+            for step in ("model", "ocr", "pipeline")[:: 1 if number % 2 == 0 else -1]:
+                if step == "model":
+                    bares.append(bare_rate(embedder, files, args.batch))
+                elif step == "ocr":
+                    ocr_seconds += ocr_alone(files, work / f"text-alone-{number}", langs)
+                    ocr_images += len(files)
+                else:
+                    indexed, seconds = pipeline(args.images, embedder, work / f"pipeline-{number}", args.batch,
+                                                langs)
+                    pipeline_images, pipeline_seconds = pipeline_images + indexed, pipeline_seconds + seconds
         bare = sum(bares) / len(bares)
         ocr, rate = ocr_images / ocr_seconds, pipeline_images / pipeline_seconds
         summed = 1 / (1 / bare + 1 / ocr)
-        say(f"{args.rounds} rounds taking turns; load average {os.getloadavg()[0]:.1f} after them")
+        say(f"{args.rounds} rounds taking turns (every other one in reverse order); load average "
+            f"{os.getloadavg()[0]:.1f} after them")
         say(f"bare forward pass   {bare:7.2f} images/s")
         say(f"OCR alone           {ocr:7.2f} images/s")
         say(f"summed-work bound   {summed:7.2f} images/s  (1 / (1/model + 1/OCR): both use every core)")

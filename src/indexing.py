@@ -135,8 +135,9 @@ def index_folder(
     writer.read_text_ahead(new_ids + stale_text)  # the workers read in this order
     embedding_started = time.perf_counter()
     with Progress(total=len(new_ids), unit="img", desc="indexing", disable=not progress, leave=False) as bar:
+        read = writer.read_through(new_ids)
         for batch in writer.write(new_ids, batch_size):
-            bar.update(len(batch))
+            bar.update(len(batch), worked=next(read))
     report.embedding_seconds = time.perf_counter() - embedding_started
 
     # 3. Known content: text read afresh (the OCR settings changed, or it was indexed without OCR).
@@ -233,6 +234,21 @@ class ContentWriter:
                  and keys <= set(self.reader.cache.readings(self.contents[pid][0].path, self.hashes[pid]))}
         ready |= {pid for pid in pids if pid in self._pending and self._pending[pid].future is None}
         return [pid for pid in pids if pid not in ready], [pid for pid in pids if pid in ready]
+
+    def read_through(self, pids: list[str]) -> Iterator[int]:
+        """Each time it is asked: how far into pids the OCR workers have got, as the count of pids up to
+        the last one they have read with every one before it read or cached (0 when none was to read).
+        The workers run ahead of the embedding, and their work is most of the run's."""
+        through = scanned = 0
+        while True:
+            while scanned < len(pids):
+                pending = self._pending.get(pids[scanned]) if self.reader else None
+                if pending is not None and pending.future is not None:
+                    if not pending.future.done():
+                        break
+                    through = scanned + 1  # the cached ones before it count from here on
+                scanned += 1
+            yield through
 
     def write(self, pids: list[str], batch_size: int) -> Iterator[list[tuple[str, str | None]]]:
         """Index new contents batch by batch; yields each batch once written, as (point id, why it failed
@@ -355,16 +371,17 @@ class Eta:
 
 class Progress(tqdm):
     """tqdm whose rate and ETA are Eta's: since the first batch was written, not an average over the last
-    few updates (tqdm's), which swings with each batch's mix of images."""
+    few updates (tqdm's), which swings with each batch's mix of images. An update can say how far the
+    work has got beyond the images written (the OCR workers read ahead): the ETA counts from there."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.eta = Eta(self.total or 0)
         self.done = 0  # tqdm's own count stands still when the bar is disabled
 
-    def update(self, n=1):
+    def update(self, n=1, worked: int = 0):
         self.done += n
-        self.eta.update(self.done, time.monotonic())
+        self.eta.update(max(self.done, min(worked, self.total or 0)), time.monotonic())
         return super().update(n)
 
     @property

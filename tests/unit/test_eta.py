@@ -98,3 +98,50 @@ def test_the_bar_shows_the_eta_rate(monkeypatch):
         assert bar.format_dict["rate"] == pytest.approx(3.2)
         assert "00:10" in str(bar) and "3.20img/s" in str(bar)
     assert bar.done == 64
+
+
+def test_the_eta_counts_from_where_the_ocr_has_got(monkeypatch):
+    """The OCR workers read a batch or so ahead of the images written; their work is most of the run's,
+    so the time left is counted from where they are (never beyond the total)."""
+    clock = iter([0.0, 10.0])
+    monkeypatch.setattr(indexing.time, "monotonic", lambda: next(clock))
+    with Progress(total=100, disable=True) as bar:
+        bar.update(10, worked=30)
+        bar.update(10, worked=50)  # 20 further in 10 s, 50 left
+        assert bar.done == 20 and bar.eta.remaining() == pytest.approx(25.0)
+    clock = iter([0.0, 10.0])
+    with Progress(total=100, disable=True) as bar:
+        bar.update(10)
+        bar.update(10, worked=500)
+        assert bar.eta.remaining() == pytest.approx(0.0)
+
+
+def test_read_through_is_where_the_workers_have_got():
+    """Up to the last image read with all before it read or cached; cached ones alone count for nothing
+    (no OCR ran: the work left is the model's)."""
+    from concurrent.futures import Future
+
+    from src.indexing import ContentWriter, IndexReport
+    from src.text_reading import Pending
+
+    def pending(state: str) -> Pending:
+        if state == "cached":
+            return Pending("x", "x")
+        future: Future = Future()
+        if state == "read":
+            future.set_result([])
+        return Pending("x", "x", future=future)
+
+    writer = ContentWriter(None, None, object(), {}, {}, {}, IndexReport())  # type: ignore[arg-type]
+    states = ["cached", "read", "cached", "read", "cached", "reading", "read", "cached"]
+    writer._pending = {str(n): pending(state) for n, state in enumerate(states)}
+    pids = [str(n) for n in range(len(states))]
+    through = writer.read_through(pids)
+    assert next(through) == 4
+    writer._pending["5"].future.set_result([])
+    assert next(through) == 7
+    everything_cached = ContentWriter(None, None, object(), {}, {}, {}, IndexReport())  # type: ignore[arg-type]
+    everything_cached._pending = {pid: pending("cached") for pid in pids}
+    assert next(everything_cached.read_through(pids)) == 0
+    without_ocr = ContentWriter(None, None, None, {}, {}, {}, IndexReport())  # type: ignore[arg-type]
+    assert next(without_ocr.read_through(pids)) == 0
