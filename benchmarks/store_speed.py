@@ -32,7 +32,13 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.query_latency import PAGE_LIMIT, clustered_unit_vectors, synthetic_points, words  # noqa: E402
+from benchmarks.query_latency import (  # noqa: E402
+    PAGE_LIMIT,
+    clustered_unit_vectors,
+    load_average,
+    synthetic_points,
+    words,
+)
 from benchmarks.run_all import cpu_description  # noqa: E402
 from src.settings import Settings  # noqa: E402
 from src.store import Point, SparseVector, Vectors, open_store  # noqa: E402
@@ -44,10 +50,6 @@ DIM = 512
 def rss_mib() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def load_average() -> str:
-    return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:

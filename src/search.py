@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from threading import Lock
 
 import numpy as np
@@ -107,21 +109,33 @@ def matching_words(words: list, query: str) -> list:
     return [word for word in words if wanted & set(terms(word.text))]
 
 
-def collapse_near_duplicates(hits: list, threshold: float) -> list[tuple]:
-    """(hit, how many near-duplicates were folded into it), keeping the best of each group in order."""
-    kept: list[list] = []  # [hit, unit image vector or None, count]
-    for hit in hits:
-        vector = hit.vector
-        match = None
-        if vector is not None:
-            vector = np.asarray(vector)
-            match = next((group for group in kept if group[1] is not None
-                          and float(np.dot(group[1], vector)) >= threshold), None)
-        if match is not None:
-            match[2] += 1
+def near_duplicate_leaders(hits: list, threshold: float) -> list[int]:
+    """For each hit, the index of the hit it folds into: the first earlier hit that leads a group and
+    whose image vector is at least threshold similar, or its own index (it leads a group). A hit without
+    a vector leads its own. One matrix product for the page, instead of a dot product per pair in Python."""
+    leaders = list(range(len(hits)))
+    rows = [n for n, hit in enumerate(hits) if hit.vector is not None]
+    if len(rows) < 2:
+        return leaders
+    vectors = np.asarray([hits[n].vector for n in rows], dtype=np.float64)
+    similar = (vectors @ vectors.T) >= threshold
+    leading: list[int] = []  # positions in rows of the hits that lead a group, in order
+    for position, n in enumerate(rows):
+        match = next((lead for lead in leading if similar[lead, position]), None)
+        if match is None:
+            leading.append(position)
         else:
-            kept.append([hit, vector, 0])
-    return [(hit, count) for hit, _, count in kept]
+            leaders[n] = rows[match]
+    return leaders
+
+
+def collapse_near_duplicates(hits: list, threshold: float, leaders: list[int] | None = None) -> list[tuple]:
+    """(hit, how many near-duplicates were folded into it), keeping the best of each group in order.
+    leaders: near_duplicate_leaders of these hits or of a longer list they begin (a hit's leader
+    depends only on the hits before it)."""
+    leaders = near_duplicate_leaders(hits, threshold) if leaders is None else leaders
+    folded = collections.Counter(leaders[n] for n in range(len(hits)) if leaders[n] != n)
+    return [(hit, folded[n]) for n, hit in enumerate(hits) if leaders[n] == n]
 
 
 @dataclass(frozen=True)
@@ -135,12 +149,21 @@ def fold_page(hits: list, k: int, collapse: float | None) -> tuple[list[tuple], 
     store's hits they used: the next page starts after them, so no result shows on two pages."""
     if collapse is None:
         return [(hit, 0) for hit in hits[:k]], min(k, len(hits))
-    groups = collapse_near_duplicates(hits, collapse)
+    leaders = near_duplicate_leaders(hits, collapse)
+    groups = collapse_near_duplicates(hits, collapse, leaders)
     if len(groups) <= k:
         return groups, len(hits)
     first_unused = next(n for n, hit in enumerate(hits) if hit is groups[k][0])  # the next page starts here
     # Count only the duplicates folded in before the next page starts: later ones show on it.
-    return collapse_near_duplicates(hits[:first_unused], collapse), first_unused
+    return collapse_near_duplicates(hits[:first_unused], collapse, leaders), first_unused
+
+
+@lru_cache(maxsize=512)
+def _query_words(query: str) -> Vectors:
+    """The BM25 channel of a query's words (none when they have no terms), kept for repeated queries as
+    their text vectors are; nothing changes a Vectors or the lists in it once made."""
+    words = SparseVector(*query_vector(query))
+    return Vectors(bm25=words) if words.indices else Vectors()
 
 
 class Searcher:
@@ -270,8 +293,13 @@ class Searcher:
 
     @staticmethod
     def _words(query: str) -> Vectors:
-        words = SparseVector(*query_vector(query))
-        return Vectors(bm25=words) if words.indices else Vectors()
+        return _query_words(query)
+
+    def knows(self, texts: Sequence[str]) -> bool:
+        """Whether the text vectors of all these query texts are kept, so searching with them needs no
+        text encoding (texts as clean_query gives them)."""
+        with self._lock:
+            return all(text in self._cache for text in texts)
 
     def _text_vector(self, query: str) -> list[float]:
         """Text vectors of recent queries are kept: a repeated query skips the text encoder."""

@@ -4,6 +4,7 @@ between words; none when the text is neither a match nor readable (OCR noise suc
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from src.terms import terms
 
@@ -32,8 +33,8 @@ def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> Snippet:
     words. Without a query word in it, the text's start, if it reads as words; else nothing."""
     if not text:
         return ()
-    wanted = set(terms(query))
-    spans = [m.span() for m in _WORD.finditer(text) if wanted and set(terms(m.group())) & wanted]
+    wanted = word_terms(query)
+    spans = [m.span() for m in _WORD.finditer(text) if wanted and not wanted.isdisjoint(word_terms(m.group()))]
     if not spans and not reads_as_words(text):
         return ()
     start = _word_start(text, max(0, spans[0][0] - CONTEXT_CHARS)) if spans else 0
@@ -51,6 +52,14 @@ def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> Snippet:
             cursor = b
     pieces.append((text[cursor:end].rstrip() + ("…" if end < len(text) else ""), False))
     return tuple((piece, match) for piece, match in pieces if piece)
+
+
+@lru_cache(maxsize=65536)
+def word_terms(word: str) -> frozenset[str]:
+    """The search terms of a word of a text (or of the query), kept: the words of ads repeat, and stemming
+    each word of every result's text again was most of a repeated query's time in the app
+    (benchmarks/results/request_profile.md)."""
+    return frozenset(terms(word))
 
 
 def _word_start(text: str, at: int) -> int:

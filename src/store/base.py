@@ -53,6 +53,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def count(self) -> int: ...
 
+    @property
+    def answers_quickly(self) -> bool:
+        """Whether a search answers now in about a millisecond, never waiting on a network or a swap of
+        the engine's files: the web app then runs a repeated query on its event loop instead of a worker
+        thread. A server (any network) may stall, so by default not."""
+        return False
+
     def build_index(self, notify: Notify = print) -> bool:
         """Make searches fast after a bulk load; True if anything was built. A server does this itself."""
         return False

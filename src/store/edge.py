@@ -207,6 +207,12 @@ class EdgeStore(Store):
             return None
         return edge.SearchParams(hnsw_ef=self.hnsw_ef, quantization=quantization)
 
+    @property
+    def answers_quickly(self) -> bool:
+        # In this process, no network; but while a graph is built in the background its shard is swapped
+        # in at the end, and a search then waits for the swap (seconds at 100k points).
+        return self._shard is not None and self._replay is None
+
     def count(self) -> int:
         with self._reading("count points") as shard:
             return shard.count(edge.CountRequest(exact=True)) if shard else 0

@@ -7,13 +7,14 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from src.store import StoreUnavailable
 from src.web import services
 from src.web.backend import Backend, get_backend
 from src.web.cpu_pool import CpuPool, get_cpu
 from src.web.errors import api_errors
-from src.web.forms import CombinedQuery, SearchForm, read_query_image, read_uploads
+from src.web.forms import CombinedQuery, SearchForm, read_query_image, read_uploads, search_form
 from src.web.rendering import api_results
 
 router = APIRouter()
@@ -21,13 +22,15 @@ router = APIRouter()
 
 @router.get("/api/search", summary="Search by text and/or an indexed image (like=point id); JSON",
             responses=api_errors(422, 503))
-def api_search(form: SearchForm = Depends(), backend: Backend = Depends(get_backend)):
-    return api_results(form, services.run_search(backend, form))
+async def api_search(form: SearchForm = Depends(search_form), backend: Backend = Depends(get_backend)):
+    if services.answers_at_once(backend, form):  # a repeated query: a store query, no encoding
+        return api_results(form, services.run_search(backend, form))
+    return await run_in_threadpool(lambda: api_results(form, services.run_search(backend, form)))
 
 
 @router.post("/api/search", summary="Search with an image file, plus the same fields as GET",
              responses=api_errors(400, 413, 422, 503))
-async def api_image_search(form: SearchForm = Depends(), image: UploadFile | None = None,
+async def api_image_search(form: SearchForm = Depends(search_form), image: UploadFile | None = None,
                            backend: Backend = Depends(get_backend), cpu: CpuPool = Depends(get_cpu)):
     query_image = await read_query_image(image)
     return await cpu.run(lambda: api_results(form, services.run_search(backend, form, query_image)))

@@ -57,6 +57,11 @@ class Backend:
                 self._store = open_store(self.settings)
             return self._store
 
+    @property
+    def store_is_open(self) -> bool:
+        """Whether store() answers without opening the store (or connecting to the server)."""
+        return self._store is not None
+
     def searcher(self) -> Searcher:
         store = self.store()
         with self._lock:
@@ -133,6 +138,7 @@ class Backend:
             self._reader.close()
 
 
-def get_backend(request: Request) -> Backend:
-    """The routes' dependency: the app's one Backend."""
+async def get_backend(request: Request) -> Backend:
+    """The routes' dependency: the app's one Backend (async: a plain function would be called in the
+    thread pool, a hop per request for reading an attribute)."""
     return request.app.state.backend

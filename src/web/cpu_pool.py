@@ -27,6 +27,6 @@ class CpuPool:
         return await to_thread.run_sync(partial(function, *args, **kwargs), limiter=self._limiter)
 
 
-def get_cpu(request: Request) -> CpuPool:
+async def get_cpu(request: Request) -> CpuPool:
     """The routes' dependency: the app's one pool."""
     return request.app.state.cpu

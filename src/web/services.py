@@ -46,6 +46,23 @@ def run_search(
     )
 
 
+def answers_at_once(backend: Backend, form: SearchForm) -> bool:
+    """Whether run_search(backend, form) is quick work: the model and the store are open, the store answers
+    in the process without waiting (Store.answers_quickly), and every text of the query has its vector kept
+    (a repeated query), so it is one store query and a little Python: no text encoding, image decoding,
+    counting of categories, store opening or network. The API then answers it on the event loop: the hop
+    to a worker thread and back cost a repeated query 0.2–0.7 ms (benchmarks/results/request_profile.md)."""
+    if form.image_key or form.category or form.folder or not backend.embedder.loaded or not backend.store_is_open:
+        return False  # an image to embed, filters to check against the collection's counts, or nothing open
+    if not backend.store().answers_quickly:
+        return False  # a server across a network, or a graph being built (its swap would stall the loop)
+    try:
+        texts = [text for text in (clean_query(form.q), clean_query(form.negative)) if text]
+    except QueryError:
+        return False  # run_search says what is wrong, in the thread as ever
+    return backend.searcher().knows(texts)
+
+
 def browse(backend: Backend, form: SearchForm) -> ResultPage:
     """The page's answer to an empty query: the collection, newest first, with the form's filters."""
     check_category(backend, form.category)

@@ -85,3 +85,18 @@ def test_near_duplicates_fold_into_the_best_with_a_count(searcher, embedder, set
 def test_queries_that_cannot_work_say_why(searcher, kwargs, message):
     with pytest.raises(QueryError, match=message):
         searcher.search(None, **kwargs)
+
+
+def test_the_store_is_asked_for_vectors_only_when_near_duplicates_fold(searcher, monkeypatch):
+    asked = []
+    search = searcher.store.search
+
+    def recording(*args, **kwargs):
+        hits = search(*args, **kwargs)
+        asked.append((kwargs.get("with_vectors", False), any(h.vector is not None for h in hits)))
+        return hits
+
+    monkeypatch.setattr(searcher.store, "search", recording)
+    searcher.search_page("red car", k=3)
+    searcher.search_page("red car", k=3, collapse=0.97)
+    assert asked == [(False, False), (True, True)]

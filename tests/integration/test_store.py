@@ -434,3 +434,28 @@ def test_hits_carry_vectors_only_when_asked(store):
     for query in (hybrid, Vectors(image=unit(1))):
         assert all(h.vector is None for h in store.search(query, 5))
         assert all(h.vector is not None and len(h.vector) == 8 for h in store.search(query, 5, with_vectors=True))
+
+
+def test_only_the_embedded_engine_answers_quickly_and_not_while_a_graph_is_built_aside(tmp_path, monkeypatch):
+    """The web app answers a repeated query on its event loop only when the store cannot make it wait:
+    Qdrant Edge in this process, except while a graph is built in a child process (its shard is swapped
+    in at the end, and a search waits for the swap); never qdrant-client (a server is across a network)."""
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    seen = []
+    real = background_build.optimize_in_child
+
+    def watched(build):
+        seen.append(store.answers_quickly)
+        return real(build)
+
+    monkeypatch.setattr(background_build, "optimize_in_child", watched)
+    with open_store(engine_settings(tmp_path / "edge", "edge")) as store:
+        assert not store.answers_quickly  # no collection yet
+        store.create("m", 8)
+        fill(store, 40)
+        assert store.answers_quickly
+        store.build_index(notify=lambda _: None)
+        assert seen == [False] and store.answers_quickly
+    with open_store(engine_settings(tmp_path / "client", "qdrant-client")) as client:
+        client.create("m", 8)
+        assert not client.answers_quickly

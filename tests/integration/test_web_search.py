@@ -151,3 +151,29 @@ def test_a_combined_weighted_query_in_json(client, settings):
                          ({"parts": [{"text": "a", "weight": -1}]}, "positive weight")]:
         response = client.post("/api/query", json=bad)
         assert response.status_code == 422 and message in response.json()["error"]["message"], bad
+
+
+def test_a_repeated_query_is_answered_on_the_event_loop_and_alike(client, monkeypatch):
+    """The first asking of a text query encodes it in a worker thread; asked again (its vector kept) it is
+    one store query, answered without the hop to the thread pool, with the same answer. A query that
+    cannot be answered at once (an unknown text, a category to check) still takes the thread."""
+    import src.web.api as api
+
+    hops = []
+    real = api.run_in_threadpool
+
+    async def counted(function, *args, **kwargs):
+        hops.append(function)
+        return await real(function, *args, **kwargs)
+
+    monkeypatch.setattr(api, "run_in_threadpool", counted)
+    params = {"q": "red car", "mode": "hybrid", "k": 5}
+    first = client.get("/api/search", params=params)
+    again = client.get("/api/search", params=params)
+    assert first.status_code == again.status_code == 200 and len(hops) == 1
+    assert first.json() == again.json()
+    client.get("/api/search", params=params | {"category": "cars"})
+    client.get("/api/search", params={"q": "blue sky", "k": 5})
+    assert len(hops) == 3
+    bad = client.get("/api/search", params={"q": "x" * 400})
+    assert bad.status_code == 422 and "limit is 300" in bad.text
