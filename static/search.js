@@ -51,7 +51,7 @@
         if (error) results.prepend(error);
         return;
       }
-      const focused = document.activeElement && document.activeElement.id;
+      const focused = focusKey(document.activeElement);
       const filtersOpen = form.querySelector("details.filters")?.open;
       for (const id of ["search-form-body", "results", "stats"]) {
         const fresh = page.getElementById(id), here = document.getElementById(id);
@@ -60,7 +60,8 @@
       const filters = form.querySelector("details.filters");
       if (filters && filtersOpen !== undefined) filters.open = filtersOpen;
       document.title = page.title;
-      if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+      const refocus = focused && document.querySelector(focused);
+      if (refocus) refocus.focus();
       if (window.htmx) htmx.process(document.getElementById("results"));
     } catch (error) {
       if (error.name === "AbortError") return;
@@ -69,6 +70,15 @@
     } finally {
       document.body.classList.remove("searching");
     }
+  }
+
+  // A selector that finds the focused control again in the fresh page: by id, by name (the check boxes),
+  // or the Search button.
+  function focusKey(element) {
+    if (!element || !form.contains(element)) return null;
+    if (element.id) return "#" + CSS.escape(element.id);
+    if (element.name) return `#search [name="${CSS.escape(element.name)}"]`;
+    return element.matches("button[type=submit]") ? "#search button[type=submit]" : null;
   }
 
   function search() {
@@ -124,6 +134,7 @@
     panel.append(bar, ...page.querySelector("main").children);
     panel.hidden = false;
     document.body.classList.add("previewing");
+    behind(narrow.matches);  // a full-screen sheet on a phone: Tab stays in it
     thumbs().forEach((a) => a.closest(".card").classList.toggle("open", pathOf(a) === path));
     const url = new URL(location.href);
     url.searchParams.set("open", path);
@@ -132,11 +143,17 @@
     if (!panel.contains(document.activeElement)) bar.querySelector("[data-close]").focus({ preventScroll: true });
   }
 
+  // The page behind the preview made inert (or not): no focus, no clicks, hidden from screen readers.
+  function behind(inert) {
+    for (const element of document.body.children) if (element !== panel) element.inert = inert;
+  }
+
   function closePreview({ back }) {
     if (panel.hidden) return;
     panel.hidden = true;
     openPath = null;
     document.body.classList.remove("previewing");
+    behind(false);
     const open = document.querySelector("#results .card.open");
     if (open) { open.classList.remove("open"); open.querySelector("a.thumb").focus({ preventScroll: true }); }
     if (back && new URLSearchParams(location.search).has("open")) {
@@ -163,6 +180,16 @@
     if (control) control.hasAttribute("data-close") ? closePreview({ back: true }) : move(Number(control.dataset.move));
   });
   document.addEventListener("keydown", (event) => {
+    if (!panel.hidden && event.key === "Tab" && narrow.matches) {
+      // The sheet's controls, round and round: past its last one (the page behind is inert, so the browser
+      // would leave the page), back to its first, and the other way with Shift.
+      const back = event.shiftKey;
+      setTimeout(() => {
+        if (panel.hidden || panel.contains(document.activeElement)) return;
+        const stops = [...panel.querySelectorAll("a[href], button, summary")].filter((e) => e.getClientRects().length);
+        (back ? stops[stops.length - 1] : stops[0])?.focus();
+      });
+    }
     if (panel.hidden || event.target.matches("input, select, textarea")) return;
     if (event.key === "Escape") closePreview({ back: true });
     else if (event.key === "ArrowRight") move(1);
@@ -190,7 +217,10 @@
       const cards = document.createElement("template");
       cards.innerHTML = await response.text();
       if (!response.ok) throw new Error(`the server answered ${response.status}`);
+      const hadFocus = document.activeElement === link;
+      const first = cards.content.querySelector("a.thumb");
       if (item.isConnected) item.replaceWith(cards.content);
+      if (hadFocus && first) first.focus();  // from the keyboard: on to the first new result
     } catch (error) {
       const message = document.createElement("p");
       message.className = "error";
@@ -232,6 +262,16 @@
   const filesInput = document.getElementById("files");
   if (imageForm && imageInput) {
     imageForm.classList.add("js-folded");
+    // Its controls stay for the Image button and the drop, but out of the Tab order: they are not shown.
+    imageForm.querySelectorAll("input, button").forEach((control) => { control.tabIndex = -1; });
+    // The Image button is a label (it works without JavaScript too): Enter and Space press it as a button.
+    // Listened for on the page, since a search puts a fresh button in place of this one.
+    document.addEventListener("keydown", (event) => {
+      if (event.target.matches?.(".image-button") && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        imageInput.click();
+      }
+    });
     imageInput.addEventListener("change", () => { if (imageInput.files.length) imageForm.requestSubmit(); });
     // The image with the search's words and options; it replaces a search still loading (show aborts it),
     // so that one's answer cannot land over the image's results.
@@ -261,27 +301,46 @@
   document.addEventListener("dragleave", (event) => {
     if (!event.relatedTarget) document.querySelectorAll(".drop-target").forEach((el) => el.classList.remove("drop-target"));
   });
+  // A message in place of where's content, or above it (keep: the results stay under it).
+  function say(where, text, { keep = false } = {}) {
+    const message = document.createElement("p");
+    message.className = "error";
+    message.setAttribute("role", "alert");
+    message.textContent = text;
+    if (!keep) return where.replaceChildren(message);
+    where.querySelectorAll(":scope > .error").forEach((old) => old.remove());
+    where.prepend(message);
+  }
+  const NO_IMAGE = "That is not an image file: drop or paste a JPEG, PNG, GIF, WebP or BMP.";
+  function noModel(files) {  // words only: no search by image; say so, offer to add them instead
+    uploadPanel.open = true;
+    put(filesInput, files);
+    say(document.getElementById("upload-results"), "Searching with an image needs the image model (see the " +
+      "banner above). To add the image" + (files.length > 1 ? "s" : "") + " to the collection instead, press “Upload and index”.");
+    uploadPanel.scrollIntoView({ block: "nearest" });
+  }
   document.addEventListener("drop", (event) => {
-    const files = images(event.dataTransfer && event.dataTransfer.files);
+    const dropped = [...((event.dataTransfer && event.dataTransfer.files) || [])];
+    const files = images(dropped);
     document.querySelectorAll(".drop-target").forEach((el) => el.classList.remove("drop-target"));
-    if (!files.length) return;
-    event.preventDefault();
+    if (!dropped.length) return;
+    event.preventDefault();  // never the browser's own handling: it would open the file in place of the page
+    if (!files.length) {
+      if (onUploadPanel(event.target) || !imageForm) {
+        uploadPanel.open = true;
+        say(document.getElementById("upload-results"), NO_IMAGE);
+      }
+      else say(document.getElementById("results"), NO_IMAGE, { keep: true });
+      return;
+    }
     if (uploadPanel && filesInput && uploadPanel.contains(event.target)) {  // dropped on "Add images": add them
       put(filesInput, files);
       filesInput.form.requestSubmit();
     } else if (imageForm && imageInput) {  // anywhere else: search with the first
       put(imageInput, files.slice(0, 1));
       imageForm.requestSubmit();
-    } else if (uploadPanel && filesInput) {  // words only: no search by image; say so, offer to add them
-      uploadPanel.open = true;
-      put(filesInput, files);
-      const message = document.createElement("p");
-      message.className = "error";
-      message.setAttribute("role", "alert");
-      message.textContent = "Searching with an image needs the image model (see the banner above). " +
-        "To add the dropped image" + (files.length > 1 ? "s" : "") + " to the collection instead, press “Upload and index”.";
-      document.getElementById("upload-results").replaceChildren(message);
-      uploadPanel.scrollIntoView({ block: "nearest" });
+    } else if (uploadPanel && filesInput) {
+      noModel(files);
     }
   });
   // An upload that added images: the grid (the collection newest first, or a search they may match)
@@ -293,8 +352,9 @@
   });
   document.addEventListener("paste", (event) => {
     const files = images(event.clipboardData && event.clipboardData.files);
-    if (!files.length || !imageForm || !imageInput) return;
+    if (!files.length) return;
     event.preventDefault();
+    if (!imageForm || !imageInput) { if (uploadPanel && filesInput) noModel(files); return; }
     put(imageInput, files.slice(0, 1));
     imageForm.requestSubmit();
   });

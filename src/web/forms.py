@@ -100,6 +100,12 @@ class SearchForm:
         folder = f", in folder {self.folder}" if self.folder else ""
         return folder + "".join(f", {value}" for value in self.looks().values())
 
+    def filters_set(self) -> int:
+        """How many of the Filters row's choices differ from their defaults (its folded button says so)."""
+        chosen = [self.category, self.has_text, self.folder, self.negative.strip(), self.min_score.strip(),
+                  self.show_duplicates]
+        return sum(1 for value in chosen if value) + len(self.looks()) + (self.k != str(DEFAULT_K))
+
     def unfiltered(self) -> str:
         """The query string of the same search without its filters."""
         return self.query_string(offset="", category="", has_text="", min_score="", folder="",

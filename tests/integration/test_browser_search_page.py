@@ -421,18 +421,18 @@ def test_messages_say_what_to_do_next(browser, server, tmp_path, indexed, viewpo
 
 
 # -- 12. Live count, drop anywhere, paste an image -----------------------------------------------------------------
-def drop_or_paste(page, kind: str, target: str, path) -> None:
+def drop_or_paste(page, kind: str, target: str, path, mime: str = "image/png") -> None:
     """A drop or paste event carrying the file, as the browser sends it for a real drag or Ctrl+V."""
     data = list(path.read_bytes())
-    page.evaluate("""([kind, target, data, name]) => {
-        const file = new File([new Uint8Array(data)], name, {type: 'image/png'});
+    page.evaluate("""([kind, target, data, name, mime]) => {
+        const file = new File([new Uint8Array(data)], name, {type: mime});
         const transfer = new DataTransfer();
         transfer.items.add(file);
         const element = document.querySelector(target);
         if (kind === 'paste')
             element.dispatchEvent(new ClipboardEvent('paste', {clipboardData: transfer, bubbles: true}));
         else element.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
-    }""", [kind, target, data, path.name])
+    }""", [kind, target, data, path.name, mime])
 
 
 @pytest.mark.parametrize("kind", ["drop", "paste"])
