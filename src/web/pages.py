@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
@@ -53,8 +53,8 @@ def view_page(request: Request, path: str, form: SearchForm = Depends(), backend
 
 @router.post("/upload", response_class=HTMLResponse, summary="The page's upload form",
              responses=page_errors(400, 401, 403, 413, 422, 429, 503), dependencies=[Depends(form_token_checked)])
-async def upload_page(request: Request, files: list[UploadFile], backend: Backend = Depends(get_backend),
-                      cpu: CpuPool = Depends(get_cpu)):
+async def upload_page(request: Request, files: list[UploadFile], search: str = Form(""),
+                      backend: Backend = Depends(get_backend), cpu: CpuPool = Depends(get_cpu)):
     context: dict[str, object]
     try:
         outcomes = await cpu.run(lambda: backend.add_images(read_uploads(request, files)))
@@ -64,34 +64,45 @@ async def upload_page(request: Request, files: list[UploadFile], backend: Backen
         context, status = {"outcomes": [], "error": str(exc)}, 422
     partial = request.headers.get("HX-Request")
     # The page's "N images indexed" is swapped along with the outcomes (htmx out-of-band).
-    context |= {"oob": bool(partial), "points": backend.read(lambda store: store.count(), None)}
+    context |= {"oob": bool(partial), "points": backend.read(lambda store: store.count(), None),
+                "search": search_state(search)}
     return templates.TemplateResponse(request, "_uploads.html" if partial else "uploaded.html", context,
                                       status_code=status)
 
 
 @router.post("/view/{path:path}/remove", response_class=HTMLResponse, summary="The page's remove button",
              responses=page_errors(400, 401, 403, 404, 422, 503), dependencies=[Depends(form_token_checked)])
-def remove_page(request: Request, path: str, delete_files: str = Form(""), backend: Backend = Depends(get_backend)):
+def remove_page(request: Request, path: str, delete_files: str = Form(""), search: str = Form(""),
+                backend: Backend = Depends(get_backend)):
     done = services.remove(backend, path, bool(delete_files))
-    # POST, then redirect, then GET: reloading the answer does not send the removal again.
+    # POST, then redirect, then GET: reloading the answer does not send the removal again. The search the
+    # image was opened from comes along, for the way back.
     outcome = {"path": path, "deleted": done.deleted, "kept": [name for name, _ in done.kept],
-               "why": [reason for _, reason in done.kept]}
+               "why": [reason for _, reason in done.kept], "search": search_state(search)}
     return RedirectResponse("/removed?" + urlencode(outcome, doseq=True), status_code=303)
 
 
 @router.get("/removed", response_class=HTMLResponse, summary="What a removal did, and its undo")
 def removed_page(request: Request, path: str = "", deleted: list[str] = Query([]), kept: list[str] = Query([]),
-                 why: list[str] = Query([]), backend: Backend = Depends(get_backend)):
+                 why: list[str] = Query([]), search: str = "", backend: Backend = Depends(get_backend)):
     context = {"path": path, "deleted": deleted, "kept": list(zip(kept, why, strict=False)),
-               "undo": services.can_restore(backend, path)}
+               "undo": services.can_restore(backend, path), "search": search_state(search)}
     return templates.TemplateResponse(request, "removed.html", context)
 
 
 @router.post("/removed/undo", summary="Put a removed image back in the index (its file is still in the folder)",
              responses=page_errors(401, 403, 404, 422, 503), dependencies=[Depends(form_token_checked)])
-def undo_remove(path: str = Form(...), backend: Backend = Depends(get_backend)) -> RedirectResponse:
+def undo_remove(path: str = Form(...), search: str = Form(""), backend: Backend = Depends(get_backend)
+                ) -> RedirectResponse:
     services.restore(backend, path)
-    return RedirectResponse("/view/" + quote(path), status_code=303)
+    state = search_state(search)
+    return RedirectResponse("/view/" + quote(path) + (f"?{state}" if state else ""), status_code=303)
+
+
+def search_state(sent: str) -> str:
+    """A search's query string as a form carried it, rebuilt from its fields: it can only ever be the
+    query part of a link to this app's own pages."""
+    return urlencode(parse_qsl(sent[:4000]))
 
 
 @router.get("/images/{path:path}", summary="The full image file", response_class=FileResponse,

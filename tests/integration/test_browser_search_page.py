@@ -633,7 +633,7 @@ def test_docs_renders_swagger_ui_under_the_csp(browser, server, viewport):
 def test_remove_asks_first_survives_a_reload_and_can_be_undone(browser, tmp_path, tiny_clip, embedder, viewport):
     with served(build(tmp_path, tiny_clip, embedder), **PAGE_ENV) as (url, _):
         page = browser.new_page(viewport=viewport)
-        page.goto(url + "/view/g.jpg")
+        page.goto(url + "/view/g.jpg?q=red+car&k=24&mode=image")  # opened from a search
         remove = page.get_by_role("button", name="Remove", exact=True)
         assert not remove.is_visible()  # one click on a button is not enough to remove an image
         page.get_by_text("Remove from the index…").click()
@@ -645,11 +645,14 @@ def test_remove_asks_first_survives_a_reload_and_can_be_undone(browser, tmp_path
         page.reload()  # a GET page now: reloading sends nothing again
         assert posts == [] and "no longer appears" in page.content()
         assert page.request.get(url + "/api/images/g.jpg").status == 404
+        back = parse_qs(urlparse(page.get_by_role("link", name="Back to search").get_attribute("href")).query)
+        assert back == {"q": ["red car"], "k": ["24"], "mode": ["image"]}  # the way back leads to that search
         # Undo runs the index step over the folder (it adds back what is there and not indexed): on a
         # loaded machine that can take longer than a click's default wait.
         page.get_by_role("button", name="Undo: put it back in the index").click(no_wait_after=True)
-        page.wait_for_url("**/view/g.jpg", timeout=180_000)
+        page.wait_for_url("**/view/g.jpg?**", timeout=180_000)
         assert page.locator("h1").inner_text() == "g.jpg"
+        assert query(page) == {"q": ["red car"], "k": ["24"], "mode": ["image"]}  # and still, after the undo
         assert page.request.get(url + "/api/images/g.jpg").ok
         page.close()
 
