@@ -150,6 +150,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_model(client: httpx.Client, server: subprocess.Popen, seconds: float = 180) -> None:
+    """Until the app's model has loaded (it loads in the background); the app not starting ends the run."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            if client.get("/healthz").json()["model"]["loaded"]:
+                return
+        except (httpx.TransportError, ValueError, KeyError):
+            pass
+        if time.time() > deadline or server.poll() is not None:
+            raise SystemExit("the app did not start")
+        time.sleep(0.5)
+
+
 def end_to_end(settings: Settings, model: str, precision: str, queries: list[str],
                encode=None) -> tuple[list[float], list[float], list[float]]:
     """Seconds per GET /api/search (hybrid, distinct queries: no cache hits), and for a repeated one; and
@@ -162,16 +176,7 @@ def end_to_end(settings: Settings, model: str, precision: str, queries: list[str
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            deadline = time.time() + 180
-            while True:
-                try:  # ready when the model has loaded (it loads in the background)
-                    if client.get("/healthz").json()["model"]["loaded"]:
-                        break
-                except (httpx.TransportError, ValueError, KeyError):
-                    pass
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit("the app did not start")
-                time.sleep(0.5)
+            wait_for_model(client, server)
 
             def ask(text: str) -> float:
                 started = time.perf_counter()

@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.query_latency import DIM, end_to_end, load_average, synthetic_points, words  # noqa: E402
+from benchmarks.query_latency import DIM, end_to_end, load_average, synthetic_points, wait_for_model, words  # noqa: E402
 from benchmarks.run_all import cpu_description  # noqa: E402
 from src.search import DEFAULT_K, Part  # noqa: E402
 from src.settings import Settings  # noqa: E402
@@ -166,16 +166,7 @@ def served(settings: Settings, model: str, requests: int, spy: bool) -> tuple[li
     raw = Path(tempfile.mkdtemp(prefix="profile-")) / "samples.txt"
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            deadline = time.time() + 180
-            while True:
-                try:
-                    if client.get("/healthz").json()["model"]["loaded"]:
-                        break
-                except (httpx.TransportError, ValueError, KeyError):
-                    pass
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit("the app did not start")
-                time.sleep(0.5)
+            wait_for_model(client, server)
             floor = []
             for n in range(20 + requests):
                 started = time.perf_counter()
