@@ -154,8 +154,10 @@ def eda_alias() -> RedirectResponse:
 
 @router.get("/EDA", response_class=HTMLResponse, summary="What is in the collection: figures and key numbers",
             responses=page_errors(422, 503))
-def eda_page(request: Request, refresh: bool = False, backend: Backend = Depends(get_backend)):
-    return rendering.eda_page(request, backend, refresh, partial=False)
+def eda_page(request: Request, refresh: bool = False, search: str = Query("", include_in_schema=False),
+             backend: Backend = Depends(get_backend)):
+    # search: the search page's state when it was left for this one, for the way back.
+    return rendering.eda_page(request, backend, refresh, partial=False, search=search_state(search))
 
 
 @router.get("/EDA/sections", response_class=HTMLResponse, summary="The /EDA sections, computed afresh (HTMX)",

@@ -160,6 +160,7 @@ def api_results(form: SearchForm, page: ResultPage) -> JSONResponse:
     })
 
 
-def eda_page(request: Request, backend: Backend, refresh: bool, partial: bool):
+def eda_page(request: Request, backend: Backend, refresh: bool, partial: bool, search: str = ""):
     page = backend.eda_pages.page(backend.settings, backend.store(), refresh=refresh)
-    return templates.TemplateResponse(request, "eda.html", {"p": page, "s": page.summary, "partial": partial})
+    return templates.TemplateResponse(request, "eda.html", {"p": page, "s": page.summary, "partial": partial,
+                                                            "search": search})

@@ -215,3 +215,17 @@ def test_a_dropped_file_that_is_no_image_or_a_paste_without_the_model_says_why(b
         message.wait_for(timeout=5000)
         assert "needs the image model" in message.inner_text()
     page.close()
+
+
+def test_the_collection_overview_leads_back_to_the_search_it_was_opened_from(browser, with_model, viewport):
+    """/EDA's "Back to search" went to a bare /index: the search, its filters and k were lost."""
+    url, _ = with_model
+    page = browser.new_page(viewport=viewport)
+    page.goto(url + "/index?q=red+car&k=24&mode=image")
+    page.get_by_role("link", name="What is in the collection").click()
+    page.wait_for_url("**/EDA?**")
+    page.get_by_role("link", name="← Back to search").click()
+    page.wait_for_url("**/index?**")
+    assert parse_qs(urlparse(page.url).query) == {"q": ["red car"], "k": ["24"], "mode": ["image"]}
+    assert page.input_value("#q") == "red car" and page.input_value("#k") == "24"
+    page.close()
