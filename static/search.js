@@ -113,6 +113,7 @@
   panel.setAttribute("aria-label", "Preview of a result");
   document.body.append(panel);
   let openPath = null;
+  let openedHere = false;  // the open preview added its own history entry (a click, not a URL or Back)
   const thumbs = () => [...document.querySelectorAll("#results .card a.thumb")];
   const pathOf = (link) => decodeURIComponent(new URL(link.href).pathname.slice("/view/".length));
 
@@ -140,6 +141,7 @@
     url.searchParams.set("open", path);
     if (push === "replace") history.replaceState({ search: true, open: path }, "", url);
     else if (push) history.pushState({ search: true, open: path }, "", url);
+    if (push !== "replace") openedHere = push === true;
     if (!panel.contains(document.activeElement)) bar.querySelector("[data-close]").focus({ preventScroll: true });
   }
 
@@ -157,10 +159,14 @@
     const open = document.querySelector("#results .card.open");
     if (open) { open.classList.remove("open"); open.querySelector("a.thumb").focus({ preventScroll: true }); }
     if (back && new URLSearchParams(location.search).has("open")) {
+      // Closing undoes the opening: the entry the preview added is left, so Back goes on to what came
+      // before rather than opening it again. A preview the URL opened (shared) just drops open= from it.
       const url = new URL(location.href);
       url.searchParams.delete("open");
-      history.pushState({ search: true }, "", url);
+      if (openedHere) history.back();
+      else history.replaceState({ search: true }, "", url);
     }
+    openedHere = false;
   }
 
   function move(step) {

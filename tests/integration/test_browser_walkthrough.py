@@ -229,3 +229,23 @@ def test_the_collection_overview_leads_back_to_the_search_it_was_opened_from(bro
     assert parse_qs(urlparse(page.url).query) == {"q": ["red car"], "k": ["24"], "mode": ["image"]}
     assert page.input_value("#q") == "red car" and page.input_value("#k") == "24"
     page.close()
+
+
+def test_closing_the_preview_undoes_opening_it(browser, with_model, viewport):
+    """Esc or × added an entry of its own: Back after closing opened the preview again, not the page before."""
+    url, _ = with_model
+    page = browser.new_page(viewport=viewport)
+    page.goto(url + "/index?q=blue+boat&mode=image")
+    page.goto(url + "/index?q=red+car&mode=image")
+    length = page.evaluate("history.length")
+    page.locator("#results .card a.thumb").first.click()
+    page.wait_for_selector("#preview h1")
+    page.keyboard.press("ArrowRight")  # moving on in the preview is the same entry
+    page.wait_for_url(lambda u: "open=" in u)
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#preview", state="hidden")
+    page.wait_for_url(lambda u: "open=" not in u)
+    page.go_back()
+    page.wait_for_url(lambda u: "blue+boat" in u)
+    assert page.locator("#preview").is_hidden() and page.evaluate("history.length") == length + 1
+    page.close()
