@@ -11,6 +11,17 @@
   let shownSearch = searchKey(location.href);
   const narrow = window.matchMedia("(max-width: 480px)");
 
+  // A message in place of where's content, or above it (keep: the results stay under it).
+  function say(where, text, { keep = false } = {}) {
+    const message = document.createElement("p");
+    message.className = "error";
+    message.setAttribute("role", "alert");
+    message.textContent = text;
+    if (!keep) return where.replaceChildren(message);
+    where.querySelectorAll(":scope > .error").forEach((old) => old.remove());
+    where.prepend(message);
+  }
+
   // The form's state as the page's URL: empty fields left out, paging starts again.
   function urlOf() {
     const params = new URLSearchParams();
@@ -65,8 +76,8 @@
       if (window.htmx) htmx.process(document.getElementById("results"));
     } catch (error) {
       if (error.name === "AbortError") return;
-      document.getElementById("results").innerHTML =
-        '<p class="error" role="alert">The server did not answer. Check that adsearch is still running, then search again.</p>';
+      say(document.getElementById("results"),
+        "The server did not answer. Check that adsearch is still running, then search again.");
     } finally {
       document.body.classList.remove("searching");
     }
@@ -228,12 +239,8 @@
       if (item.isConnected) item.replaceWith(cards.content);
       if (hadFocus && first) first.focus();  // from the keyboard: on to the first new result
     } catch (error) {
-      const message = document.createElement("p");
-      message.className = "error";
-      message.setAttribute("role", "alert");
-      message.textContent = `The next results did not load (${error.message}). Check that adsearch is running, then try again.`;
-      item.querySelector(".error")?.remove();
-      item.prepend(message);
+      say(item, `The next results did not load (${error.message}). Check that adsearch is running, then try again.`,
+        { keep: true });
     } finally {
       loadingMore = false;
       link.classList.remove("loading");
@@ -307,16 +314,6 @@
   document.addEventListener("dragleave", (event) => {
     if (!event.relatedTarget) document.querySelectorAll(".drop-target").forEach((el) => el.classList.remove("drop-target"));
   });
-  // A message in place of where's content, or above it (keep: the results stay under it).
-  function say(where, text, { keep = false } = {}) {
-    const message = document.createElement("p");
-    message.className = "error";
-    message.setAttribute("role", "alert");
-    message.textContent = text;
-    if (!keep) return where.replaceChildren(message);
-    where.querySelectorAll(":scope > .error").forEach((old) => old.remove());
-    where.prepend(message);
-  }
   const NO_IMAGE = "That is not an image file: drop or paste a JPEG, PNG, GIF, WebP or BMP.";
   function noModel(files) {  // words only: no search by image; say so, offer to add them instead
     uploadPanel.open = true;
