@@ -374,7 +374,11 @@ class Progress(tqdm):
     few updates (tqdm's), which swings with each batch's mix of images. An update can say how far the
     work has got beyond the images written (the OCR workers read ahead): the ETA counts from there."""
 
+    # tqdm's own layout, but with Eta's time left: tqdm would count it from the images written.
+    BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{time_left}, {rate_fmt}{postfix}]"
+
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("bar_format", self.BAR_FORMAT)
         super().__init__(*args, **kwargs)
         self.eta = Eta(self.total or 0)
         self.done = 0  # tqdm's own count stands still when the bar is disabled
@@ -387,9 +391,11 @@ class Progress(tqdm):
     @property
     def format_dict(self):
         shown = super().format_dict
-        rate = getattr(self, "eta", None) and self.eta.rate
-        if rate:
-            shown["rate"] = rate  # tqdm shows (total - n) / rate as the time left
+        eta = getattr(self, "eta", None)  # None while tqdm's own __init__ draws the bar the first time
+        if eta is not None and eta.rate:
+            shown["rate"] = eta.rate
+        left = eta.remaining() if eta is not None else None
+        shown["time_left"] = "?" if left is None else self.format_interval(left)
         return shown
 
 

@@ -105,10 +105,12 @@ def test_the_eta_counts_from_where_the_ocr_has_got(monkeypatch):
     so the time left is counted from where they are (never beyond the total)."""
     clock = iter([0.0, 10.0])
     monkeypatch.setattr(indexing.time, "monotonic", lambda: next(clock))
-    with Progress(total=100, disable=True) as bar:
+    out = io.StringIO()
+    with Progress(total=100, file=out, mininterval=0, ascii=True) as bar:
         bar.update(10, worked=30)
         bar.update(10, worked=50)  # 20 further in 10 s, 50 left
         assert bar.done == 20 and bar.eta.remaining() == pytest.approx(25.0)
+        assert "<00:25," in str(bar)  # the bar shows that time left, not tqdm's count from the images written
     clock = iter([0.0, 10.0])
     with Progress(total=100, disable=True) as bar:
         bar.update(10)
