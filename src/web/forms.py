@@ -7,7 +7,7 @@ import inspect
 import uuid
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Query, Request, UploadFile
 from pydantic import BaseModel, Field
@@ -171,6 +171,12 @@ class CombinedQuery(BaseModel):
                           format=self.format,
                           min_score="" if self.min_score is None else str(self.min_score),
                           show_duplicates="1" if self.show_duplicates else "", image_key="")
+
+
+def search_state(sent: str) -> str:
+    """A search's query string as a form or link carried it (the way back to it from another page), rebuilt
+    from its fields: it can only ever be the query part of a link to this app's own pages."""
+    return urlencode(parse_qsl(sent[:4000]))
 
 
 def point_id(value: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
@@ -17,7 +17,7 @@ from src.web import rendering, services
 from src.web.backend import Backend, get_backend
 from src.web.cpu_pool import CpuPool, get_cpu
 from src.web.errors import page_errors
-from src.web.forms import SearchForm, read_query_image, read_uploads
+from src.web.forms import SearchForm, read_query_image, read_uploads, search_state
 from src.web.guard import form_token_checked
 from src.web.rendering import ROOT, templates
 
@@ -97,12 +97,6 @@ def undo_remove(path: str = Form(...), search: str = Form(""), backend: Backend 
     services.restore(backend, path)
     state = search_state(search)
     return RedirectResponse("/view/" + quote(path) + (f"?{state}" if state else ""), status_code=303)
-
-
-def search_state(sent: str) -> str:
-    """A search's query string as a form carried it, rebuilt from its fields: it can only ever be the
-    query part of a link to this app's own pages."""
-    return urlencode(parse_qsl(sent[:4000]))
 
 
 @router.get("/images/{path:path}", summary="The full image file", response_class=FileResponse,
