@@ -66,11 +66,10 @@ test-fast: setup-dev ocr-deps
 bench: setup-dev ocr-deps
 	$(PY) benchmarks/run_all.py
 
-# One million points on this machine: the store's levers and peers at 1M, int8 copies in RAM and the
-# originals on disk (--on-disk); results in benchmarks/results/store_speed_1m.md (about an hour).
+# One million ads on this machine: bulk load, graph build, the serving app's memory, store and end-to-end
+# latency, int8 copies in RAM and the originals on disk; results in benchmarks/results/scale_1m.md.
 bench-scale: setup-dev
-	$(PY) benchmarks/store_speed.py --size 1000000 --queries 100 --peer-queries 30 --client-size 0 --on-disk \
-		--out benchmarks/results/store_speed_1m.md
+	$(PY) benchmarks/scale.py --size 1000000 $(SCALE_ARGS) --out benchmarks/results/scale_1m.md
 
 # Search quality on the 60 labelled real ads in ../shared (read in place): index them into a scratch
 # store under .cache/ads-sample (its OCR cache makes reruns quick), then evaluate

@@ -165,10 +165,11 @@ def wait_for_model(client: httpx.Client, server: subprocess.Popen, seconds: floa
 
 
 def end_to_end(settings: Settings, model: str, precision: str, queries: list[str],
-               encode=None) -> tuple[list[float], list[float], list[float]]:
+               encode=None, probe=None) -> tuple[list[float], list[float], list[float]]:
     """Seconds per GET /api/search (hybrid, distinct queries: no cache hits), and for a repeated one; and
     with encode(text), seconds per text encoding here, one after each distinct request, so that the ratio
-    compares the two at the same moments on a machine whose load changes."""
+    compares the two at the same moments on a machine whose load changes. probe(server), if given, is
+    called after the requests, while the app still runs (benchmarks/scale.py reads its memory)."""
     port = free_port()
     env = os.environ | {"QDRANT_PATH": str(settings.qdrant_path), "COLLECTION": settings.collection,
                         "CLIP_MODEL": model, "PRECISION": precision}
@@ -193,6 +194,8 @@ def end_to_end(settings: Settings, model: str, precision: str, queries: list[str
                 if encode is not None:
                     encoding.append(timed(lambda t=text: encode(f"again {t}")))
             repeated = [ask(queries[0]) for _ in range(50)]
+            if probe is not None:
+                probe(server)
     finally:
         server.terminate()
         server.wait()
