@@ -22,6 +22,7 @@ from src.terms import query_vector, terms
 MAX_QUERY_CHARS = 300
 MAX_K = 100
 MAX_OFFSET = 1000  # paging deeper than this is not browsing any more
+PAGES_KEPT = 256  # result pages of recent queries kept until the store changes
 DEFAULT_K = 12
 # image: what the picture shows (CLIP). text: what the ad says (OCR: exact words and their meaning).
 # hybrid: all three channels fused by the engine (Reciprocal Rank Fusion).
@@ -172,6 +173,9 @@ class Searcher:
         self.store = store
         self._cache: OrderedDict[str, list[float]] = OrderedDict()
         self._cache_size = cache_size
+        # Result pages of recent queries, until the store is written (a page of 12 holds ~10 KB of text).
+        self._pages: OrderedDict[tuple, ResultPage] = OrderedDict()
+        self._pages_kept = PAGES_KEPT
         self._lock = Lock()
 
     def search(
@@ -221,9 +225,13 @@ class Searcher:
                 raise QueryError(f"searching by image {NO_IMAGE_MODEL}")
             if any(part.weight < 0 for part in parts):
                 raise QueryError(f"“not” (text to avoid) {NO_IMAGE_MODEL}; or leave “not” out")
-            channels = self._words(words)
-        else:
-            channels = self._channels(parts, words, mode)
+        # Read before the search: a write that lands meanwhile changes the stamp, so the page made from
+        # the older points is never handed out again.
+        key = self._page_key(parts, k, mode, where, words_only, offset, min_score, collapse)
+        kept = self._kept_page(key)
+        if kept is not None:
+            return kept
+        channels = self._words(words) if words_only else self._channels(parts, words, mode)
         # One more than the page shows, so the page knows whether there is a next one; folding
         # near-duplicates shortens the page, so then ask for more.
         limit = min(2 * k, MAX_K) + 1 if collapse is not None else k + 1
@@ -246,7 +254,37 @@ class Searcher:
             )
             for rank, (hit, similar) in enumerate(grouped, start=1)
         ]
-        return ResultPage(results, offset + used if more and offset + used <= MAX_OFFSET else None)
+        page = ResultPage(results, offset + used if more and offset + used <= MAX_OFFSET else None)
+        self._keep_page(key, page)
+        return page
+
+    def _page_key(self, parts: Sequence[Part], k: int, mode: str, where: dict | None, words_only: bool,
+                  offset: int, min_score: float | None, collapse: float | None) -> tuple | None:
+        """What a page of results depends on besides the model: the query, its options and the store's
+        write stamp; None when the stamp may miss a write (a server other processes write to)."""
+        if not self.store.sees_every_write:
+            return None
+        filters = tuple(sorted(where.items())) if where else ()
+        return (self.store.write_stamp(), tuple(parts), k, mode, filters, words_only, offset, min_score, collapse)
+
+    def _kept_page(self, key: tuple | None) -> ResultPage | None:
+        """The page kept for this key: a repeated query (Back, a reload, a shared link, the API asked
+        again) then costs no text encoding, store query, folding or snippets."""
+        if key is None:
+            return None
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def _keep_page(self, key: tuple | None, page: ResultPage) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._pages[key] = page
+            while len(self._pages) > self._pages_kept:
+                self._pages.popitem(last=False)
 
     def browse(self, k: int = DEFAULT_K, where: dict | None = None, offset: int = 0) -> ResultPage:
         """The collection without a query, the files modified last first (as a photo library opens), those

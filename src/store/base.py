@@ -60,6 +60,13 @@ class Store(abc.ABC):
         thread. A server (any network) may stall, so by default not."""
         return False
 
+    @property
+    def sees_every_write(self) -> bool:
+        """Whether write_stamp() changes with every write to the collection, whoever makes it, and costs no
+        round trip: an embedded folder is locked to one process. A searcher may then keep its answers
+        until the stamp changes. A server can be written by other processes: no."""
+        return False
+
     def build_index(self, notify: Notify = print) -> bool:
         """Make searches fast after a bulk load; True if anything was built. A server does this itself."""
         return False

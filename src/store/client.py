@@ -149,6 +149,10 @@ class ClientStore(Store):
         quantization = models.QuantizationSearchParams(rescore=True, oversampling=oversampling)
         return models.SearchParams(quantization=quantization)
 
+    @property
+    def sees_every_write(self) -> bool:
+        return not self.settings.uses_server  # local mode: one process per folder, its writes counted
+
     def count(self) -> int:
         with self._errors("count points"):
             if not self.client.collection_exists(self.collection):

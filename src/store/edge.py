@@ -213,6 +213,10 @@ class EdgeStore(Store):
         # in at the end, and a search then waits for the swap (seconds at 100k points).
         return self._shard is not None and self._replay is None
 
+    @property
+    def sees_every_write(self) -> bool:
+        return True  # the folder is locked to this process, which counts its writes and swaps
+
     def count(self) -> int:
         with self._reading("count points") as shard:
             return shard.count(edge.CountRequest(exact=True)) if shard else 0

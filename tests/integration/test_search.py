@@ -100,3 +100,17 @@ def test_the_store_is_asked_for_vectors_only_when_near_duplicates_fold(searcher,
     searcher.search_page("red car", k=3)
     searcher.search_page("red car", k=3, collapse=0.97)
     assert asked == [(False, False), (True, True)]
+
+
+def test_a_repeated_query_is_answered_from_its_kept_page_until_the_store_changes(searcher, monkeypatch):
+    asked = []
+    search = searcher.store.search
+    monkeypatch.setattr(searcher.store, "search", lambda *a, **kw: asked.append(kw) or search(*a, **kw))
+    first = searcher.search_page("red car", k=3)
+    assert searcher.search_page("red car", k=3) == first and len(asked) == 1  # Back, a reload, the API again
+    searcher.search_page("red car", k=4)  # another page size is another query
+    searcher.search_page("red car", k=3, offset=first.next_offset)
+    assert len(asked) == 3
+    searcher.store.delete([first.results[0].id])  # any write: the pages kept before it no longer hold
+    after = searcher.search_page("red car", k=3)
+    assert len(asked) == 4 and first.results[0].id not in [r.id for r in after.results]
