@@ -80,9 +80,16 @@ LAYOUT_BATCH = 256  # points whose vectors one retrieve reads back (`index --che
 SPACE_MARGIN_BYTES = 128 * 1024 * 1024
 REPAIR = "python main.py index --repair"
 # HNSW's candidate list for dense channels (the engine widens it to the channel's limit when that is
-# larger); None: the engine's default (ef_construct, 100). 64 kept recall@24 at 0.998 of exact search on
-# 100k clustered vectors, int8 with rescoring, and took ~0.93 of the time (benchmarks/store_speed.py).
-HNSW_EF: int | None = 64
+# larger), by the collection's size. On clustered vectors, int8 with rescoring, recall@24 of the image
+# channel against exact search: at 100k points 64 kept 0.997 and took ~0.93 of the engine's 100's time
+# (benchmarks/store_speed.py); at 1M 64 kept only 0.881, 128 0.971, 256 0.988 for 1.26x the time of 64
+# (benchmarks/scale.py). Between the two sizes nothing was measured, so the wider list starts early.
+HNSW_EF_SMALL, HNSW_EF_LARGE, LARGE_COLLECTION = 64, 256, 200_000
+
+
+def hnsw_ef_for(points: int) -> int:
+    """The candidate list that keeps recall@24 >= 0.98 at this many points."""
+    return HNSW_EF_LARGE if points > LARGE_COLLECTION else HNSW_EF_SMALL
 
 
 class EdgeStore(Store):
@@ -104,7 +111,7 @@ class EdgeStore(Store):
         self._writes_made = 0  # writes, creates and swaps so far: write_stamp()
         # Query-time levers (benchmarks/store_speed.py measures each): HNSW's candidate list, how deep each
         # channel feeds the fusion at least, and how deep the BM25 channel does (None: as the others).
-        self.hnsw_ef: int | None = HNSW_EF
+        self.hnsw_ef: int | None = HNSW_EF_SMALL  # set by the collection's size: _fit_search_to_size
         self.fusion_depth = PREFETCH_DEPTH
         self.bm25_depth: int | None = None
         with self._errors("open"):
@@ -133,6 +140,13 @@ class EdgeStore(Store):
             except Exception as exc:  # the engine's files are damaged
                 raise StoreDamaged(f"the store at {self.folder} cannot be loaded ({str(exc)[:200]}); run "
                                    f"`{REPAIR}` to rebuild it (the OCR text is reused from its cache)") from None
+            self._fit_search_to_size()
+
+    def _fit_search_to_size(self) -> None:
+        """HNSW's candidate list for the collection as it is now: at open and once a graph is built, the
+        two moments its size matters (points added since search an exhaustive segment)."""
+        if self._shard is not None:
+            self.hnsw_ef = hnsw_ef_for(self._shard.count(edge.CountRequest(exact=True)))
 
     def close(self) -> None:
         with self._writes, self._gate.swapping():
@@ -236,6 +250,7 @@ class EdgeStore(Store):
                     return False  # the collection was recreated meanwhile
                 changed = shard.optimize()
                 shard.flush()
+                self._fit_search_to_size()
             return bool(changed)
         notify(f"building the search index (HNSW) for {waiting} vectors; searches go on meanwhile")
         with self._errors("build the search index"):
@@ -259,6 +274,7 @@ class EdgeStore(Store):
                     shard.close()
                     self._shard = None
                     self._shard = background_build.swap_in(self.folder, build, self._replay)
+                    self._fit_search_to_size()
             finally:
                 self._replay = None
                 shutil.rmtree(build, ignore_errors=True)

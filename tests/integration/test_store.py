@@ -342,6 +342,25 @@ def test_edge_builds_in_this_process_when_nothing_else_searches(tmp_path, monkey
         assert reopened._shard.info().indexed_vectors_count > before
 
 
+def test_edge_widens_hnsw_s_candidate_list_for_a_large_collection_once_its_graph_is_built(tmp_path, monkeypatch):
+    """At 1M points hnsw_ef 64 kept recall@24 at 0.881 (benchmarks/scale.py): a large collection searches
+    with the wider list, from its build on and whenever it is opened again."""
+    monkeypatch.setattr(store_edge, "INDEXING_THRESHOLD_KB", 1)
+    monkeypatch.setattr(store_edge, "MIN_VECTORS_TO_BUILD", 10)
+    monkeypatch.setattr(store_edge, "LARGE_COLLECTION", 200)  # 300 points then count as large
+    settings = engine_settings(tmp_path / "q", "edge")
+    with open_store(settings, build_in_background=False) as store:
+        store.create("m", 8)
+        fill(store, 150)
+        assert store.build_index(notify=lambda _: None) and store.hnsw_ef == store_edge.HNSW_EF_SMALL
+        fill(store, 300)  # the same 150 and 150 more
+        assert store.hnsw_ef == store_edge.HNSW_EF_SMALL  # the new points are searched exhaustively meanwhile
+        assert store.build_index(notify=lambda _: None) and store.hnsw_ef == store_edge.HNSW_EF_LARGE
+    with open_store(settings) as reopened:
+        assert reopened.hnsw_ef == store_edge.HNSW_EF_LARGE
+        assert reopened._search_params().hnsw_ef == store_edge.HNSW_EF_LARGE
+
+
 def test_vectors_name_what_they_hold():
     image_only = Vectors(image=[1.0, 0.0])
     both = image_only | Vectors(text=[0.0, 1.0], bm25=SparseVector([3], [0.5]))
